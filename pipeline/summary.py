@@ -1,0 +1,99 @@
+"""The run summary: counters -> a dict, a few human lines, and the accounting invariant."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics.metric import MetricsFilter
+
+from transforms.deadletters import NAMESPACE
+
+
+def read_counters(result: Any) -> dict[str, int]:
+    """newsbeam's counters from a finished pipeline, summed over steps."""
+    totals: dict[str, int] = defaultdict(int)
+    query = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+    for counter in query["counters"]:
+        value = counter.committed if counter.committed is not None else counter.attempted
+        totals[counter.key.metric.name] += int(value or 0)
+    return dict(totals)
+
+
+def summarise(counters: dict[str, int], feeds_listed: int, wall_seconds: float) -> dict[str, Any]:
+    def total(prefix: str) -> int:
+        return sum(v for k, v in counters.items() if k.startswith(prefix))
+
+    def by_suffix(prefix: str) -> dict[str, int]:
+        return {k[len(prefix):]: v for k, v in sorted(counters.items()) if k.startswith(prefix) and v}
+
+    dead_by_stage: dict[str, dict[str, dict[str, int]]] = {"feed": {}, "entry": {}}
+    for name, value in sorted(counters.items()):
+        if name.startswith("dead_letter.") and value:
+            _, unit, stage, reason = name.split(".", 3)
+            dead_by_stage.setdefault(unit, {}).setdefault(stage, {})[reason] = value
+    entries_in = counters.get("entries.in", 0)
+    records = counters.get("out.records", 0)
+    duplicates = counters.get("out.duplicates", 0)
+    entry_dead = counters.get("out.dead_letters.entry", 0)
+    return {
+        "feeds": {
+            "listed": feeds_listed,
+            "fetched": counters.get("feeds.fetched", 0),
+            "parsed": counters.get("feeds.parsed", 0),
+            "not_modified": counters.get("feeds.not_modified", 0),
+            "failed": sum(sum(r.values()) for r in dead_by_stage["feed"].values()),
+            "formats": by_suffix("feeds.format."),
+        },
+        "entries": entries_in,
+        "pages": {"fetched": counters.get("pages.fetched", 0), "failed": by_suffix("pages.failed.")},
+        "bodies": {"page": counters.get("bodies.from_page", 0), "feed": counters.get("bodies.from_feed", 0)},
+        "records": records,
+        "records_with_entities": counters.get("entities.records_with_entities", 0),
+        "duplicates": duplicates,
+        "duplicates_by_kind": by_suffix("dedup.duplicate."),
+        "dead_letters": dead_by_stage,
+        "invariant": {
+            "entries": entries_in,
+            "records": records,
+            "duplicates": duplicates,
+            "dead_letters": entry_dead,
+            "holds": entries_in == records + duplicates + entry_dead,
+        },
+        "wall_seconds": round(wall_seconds, 2),
+        "counters": dict(sorted(counters.items())),
+    }
+
+
+def render(summary: dict[str, Any]) -> str:
+    feeds, inv = summary["feeds"], summary["invariant"]
+    kinds = ", ".join(f"{k} {v}" for k, v in summary["duplicates_by_kind"].items()) or "none"
+    lines = [
+        f"feeds      {feeds['listed']} listed, {feeds['parsed']} parsed, {feeds['failed']} failed"
+        + (f", {feeds['not_modified']} not modified" if feeds["not_modified"] else ""),
+        f"entries    {summary['entries']}",
+        f"pages      {summary['pages']['fetched']} fetched, {sum(summary['pages']['failed'].values())} failed"
+        + (f" ({', '.join(f'{k} {v}' for k, v in summary['pages']['failed'].items())})"
+           if summary["pages"]["failed"] else ""),
+        f"bodies     {summary['bodies']['page']} from page, {summary['bodies']['feed']} from feed",
+        f"records    {summary['records']} canonical ({summary['records_with_entities']} with entities)",
+        f"duplicates {summary['duplicates']} ({kinds})",
+    ]
+    for unit in ("entry", "feed"):
+        for stage, reasons in summary["dead_letters"].get(unit, {}).items():
+            detail = ", ".join(f"{reason} {n}" for reason, n in reasons.items())
+            lines.append(f"dead       {unit}s at {stage}: {detail}")
+    verdict = "holds" if inv["holds"] else "FAILS"
+    lines.append(f"invariant  entries {inv['entries']} = records {inv['records']} + duplicates {inv['duplicates']}"
+                 f" + dead letters {inv['dead_letters']}: {verdict}")
+    lines.append(f"wall time  {summary['wall_seconds']:.1f} s")
+    return "\n".join(lines)
+
+
+def write_summary(output: str, summary: dict[str, Any]) -> str:
+    path = FileSystems.join(output, "run_summary.json")
+    with FileSystems.create(path) as handle:
+        handle.write(json.dumps(summary, indent=2, sort_keys=False).encode("utf-8"))
+    return path

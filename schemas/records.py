@@ -1,0 +1,199 @@
+"""The record types that flow between stages, each defined once.
+
+Every type is a ``typing.NamedTuple`` registered with Beam's ``RowCoder``, so
+it is a Beam schema: compact, deterministic encoding between workers and
+usable by SQL/Dataframe transforms. JSON Schema, BigQuery and Arrow schemas
+are derived from these definitions in :mod:`schemas.derive`.
+
+Times are ISO 8601 strings in UTC (``2026-11-18T08:30:00Z``); the derived
+schemas type them as timestamps (see ``schemas.derive.TIMESTAMP_FIELDS``).
+
+Data flows one way::
+
+    feed URL (str) -> FetchResult -> FeedEntry -> FetchedPage -> Article
+        -> DedupVerdict -> NewsRecord (canonical) | NewsRecord (duplicate)
+
+and every stage may emit a ``DeadLetter`` instead.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional, Sequence
+
+import apache_beam as beam
+
+
+class FetchResult(NamedTuple):
+    """The outcome of one HTTP fetch that succeeded at the protocol level."""
+
+    url: str  # the URL asked for
+    final_url: str  # after redirects
+    status: int
+    content_type: str  # media type only, lower case, e.g. "text/html"
+    charset: Optional[str]  # from the Content-Type header, if any
+    body: bytes  # decompressed, capped
+    fetched_at: str
+    etag: Optional[str]
+    last_modified: Optional[str]
+
+
+class FeedEntry(NamedTuple):
+    """One entry of one feed, normalised."""
+
+    entry_key: str  # unique per (feed, entry): the unit of accounting
+    id: str  # record id: derived from the canonical URL
+    guid: Optional[str]
+    url: str  # the link as the feed gave it
+    canonical_url: str
+    feed_url: str
+    source_domain: str
+    title: Optional[str]  # plain text
+    published: str  # UTC
+    published_from: str  # "published", "updated" or "fetched"
+    summary: Optional[str]  # plain text
+    content: Optional[str]  # plain text of the full content, when the feed carries it
+    author: Optional[str]
+    categories: Sequence[str]
+    fetched_at: str
+
+
+class FetchedPage(NamedTuple):
+    """An entry with its page, or with the reason there is no page."""
+
+    entry: FeedEntry
+    html: Optional[str]  # decoded page, None when the fetch failed
+    final_url: Optional[str]
+    status: Optional[int]
+    error: Optional[str]  # why there is no page (used to fall back to the feed)
+    fetched_at: str
+
+
+class Article(NamedTuple):
+    """An entry with its extracted body and metadata: the unit of dedup."""
+
+    entry_key: str
+    id: str
+    guid: Optional[str]
+    url: str
+    canonical_url: str
+    feed_url: str
+    source_domain: str
+    title: Optional[str]
+    author: Optional[str]
+    published: str
+    published_from: str
+    language: Optional[str]
+    site_name: Optional[str]
+    description: Optional[str]
+    summary: Optional[str]
+    categories: Sequence[str]
+    body: str
+    body_source: str  # "page" or "feed"
+    body_note: Optional[str]  # why the feed's content was used, when it was
+    fetched_at: str
+
+
+class Entity(NamedTuple):
+    """A named entity, merged across its mentions in one record."""
+
+    text: str
+    label: str  # spaCy label: PERSON, ORG, GPE, ...
+    count: int
+    first_offset: int  # character offset of the first mention in ``body``
+
+
+class DedupInfo(NamedTuple):
+    """Why a record is canonical or a duplicate."""
+
+    kind: str  # "canonical", "same_url", "same_guid", "same_text", "near_verbatim", ...
+    score: float  # 1.0 for exact matches; similarity otherwise; 0.0 for canonical
+    matched_id: Optional[str]  # the record this one was matched against directly
+    evidence: Sequence[str]  # human-readable signals, "name=value"
+    attributed_source: Optional[str]  # e.g. "BBC" from a trailing "(BBC)"
+
+
+class NewsRecord(NamedTuple):
+    """The pipeline's output: a canonical record or a duplicate."""
+
+    id: str
+    url: str
+    canonical_url: str
+    guid: Optional[str]
+    feed_url: str
+    source_domain: str
+    title: Optional[str]
+    author: Optional[str]
+    published: str
+    published_from: str
+    language: Optional[str]
+    site_name: Optional[str]
+    description: Optional[str]
+    body: Optional[str]
+    body_source: Optional[str]
+    body_note: Optional[str]
+    summary: Optional[str]
+    categories: Sequence[str]
+    entities: Sequence[Entity]
+    duplicate_of: Optional[str]
+    dedup: DedupInfo
+    fetched_at: str
+    pipeline_version: str
+
+
+class DedupNode(NamedTuple):
+    """An article as the verdict step sees it: enough to order and name it."""
+
+    entry_key: str
+    id: str
+    published: str
+
+
+class DocFeatures(NamedTuple):
+    """What the reprint detector compares, computed once per article."""
+
+    node: DedupNode
+    source_domain: str
+    text_hash: str  # of the normalised body: equal hashes are the same text
+    shingles: Sequence[int]  # sorted distinct hashes of word 5-shingles
+    minhash: Sequence[int]  # MinHash signature of the shingles
+    attributed_source: Optional[str]
+
+
+class Match(NamedTuple):
+    """A directed match: ``later`` is a copy of ``earlier``."""
+
+    later: DedupNode
+    earlier: DedupNode
+    kind: str
+    score: float
+    evidence: Sequence[str]
+
+
+class DedupVerdict(NamedTuple):
+    """The verdict for one entry, keyed by its entry_key."""
+
+    entry_key: str
+    duplicate_of: Optional[str]  # record id of the canonical copy; None when canonical
+    info: DedupInfo
+
+
+class DeadLetter(NamedTuple):
+    """An element a stage could not handle, and why."""
+
+    stage: str  # "read_feed_list", "fetch_feed", "parse_feed", "fetch_page", ...
+    unit: str  # "feed" or "entry": entries count in the accounting invariant
+    element: str  # JSON (or repr) of the element, truncated
+    error_class: str
+    reason: str  # short machine-friendly reason, e.g. "http_404", "too_large"
+    message: str
+    time: str
+    url: Optional[str]
+
+
+ALL_RECORD_TYPES = (
+    FetchResult, FeedEntry, FetchedPage, Article, Entity, DedupInfo, NewsRecord,
+    DedupNode, DocFeatures, Match, DedupVerdict, DeadLetter,
+)
+
+for _record_type in ALL_RECORD_TYPES:
+    beam.coders.registry.register_coder(_record_type, beam.coders.RowCoder)

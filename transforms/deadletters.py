@@ -1,0 +1,99 @@
+"""Dead letters: every stage's second output, and the counters behind the run summary.
+
+A stage DoFn derives from ``StageDoFn`` and implements ``handle``; anything
+``handle`` raises becomes a ``DeadLetter`` on the ``DEAD_LETTERS`` tagged
+output instead of failing the bundle. Expected failures raise an exception
+with a ``reason`` attribute (``FetchError``, ``BadEntry``...); others are
+recorded with reason ``exception`` and their class, so a bug shows up in the
+summary as a stage that dead-letters everything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Iterable
+
+import apache_beam as beam
+from apache_beam import pvalue
+from apache_beam.metrics import Metrics
+
+from schemas.derive import to_plain
+from schemas.records import DeadLetter
+from transforms.lib.http import utc_now
+
+NAMESPACE = "newsbeam"
+DEAD_LETTERS = "dead_letters"
+MAX_ELEMENT_CHARS = 4_000
+
+_LOG = logging.getLogger(__name__)
+
+
+def count(name: str, value: int = 1) -> None:
+    """Increment the run counter ``name`` (namespace ``newsbeam``)."""
+    Metrics.counter(NAMESPACE, name).inc(value)
+
+
+def describe(element: Any) -> str:
+    """A JSON description of an element for a dead letter, truncated; bytes are summarised."""
+    def default(value: Any) -> Any:
+        if isinstance(value, bytes):
+            return f"<{len(value)} bytes>"
+        return repr(value)[:500]
+
+    try:
+        text = json.dumps(to_plain(element), default=default, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(element)
+    return text[:MAX_ELEMENT_CHARS]
+
+
+def dead_letter(stage: str, unit: str, element: Any, error: BaseException, url: str | None = None,
+                reason: str | None = None) -> DeadLetter:
+    """A DeadLetter for ``element``, counted as ``dead_letter.UNIT.STAGE.REASON``."""
+    reason = reason or getattr(error, "reason", None) or "exception"
+    count(f"dead_letter.{unit}.{stage}.{reason}")
+    return DeadLetter(
+        stage=stage,
+        unit=unit,
+        element=describe(element),
+        error_class=type(error).__name__,
+        reason=reason,
+        message=str(error)[:2000],
+        time=utc_now(),
+        url=url,
+    )
+
+
+class StageDoFn(beam.DoFn):
+    """A DoFn whose failures become dead letters. Subclasses implement ``handle``."""
+
+    stage = "unnamed"
+    unit = "entry"  # "feed" for per-feed stages; entries count in the accounting invariant
+
+    def handle(self, element: Any) -> Iterable[Any]:
+        raise NotImplementedError
+
+    def url_of(self, element: Any) -> str | None:
+        return getattr(element, "url", None)
+
+    def process(self, element: Any) -> Iterable[Any]:
+        try:
+            outputs = list(self.handle(element))  # all or nothing: an element is never half-emitted
+        except Exception as error:  # noqa: BLE001 - every failure must become a dead letter
+            if getattr(error, "reason", None) is None:
+                _LOG.warning("%s failed on an element: %r", self.stage, error, exc_info=True)
+            yield pvalue.TaggedOutput(DEAD_LETTERS, dead_letter(self.stage, self.unit, element, error,
+                                                                 url=self.url_of(element)))
+            return
+        yield from outputs
+
+
+def with_dead_letters(pcoll: beam.PCollection, dofn: beam.DoFn, label: str, output_type: Any = None
+                      ) -> tuple[beam.PCollection, beam.PCollection]:
+    """Apply a DoFn that tags failures as DEAD_LETTERS; returns (main output, dead letters)."""
+    pardo = beam.ParDo(dofn)
+    if output_type is not None:
+        pardo = pardo.with_output_types(output_type)
+    outputs = pcoll | label >> pardo.with_outputs(DEAD_LETTERS, main="main")
+    return outputs.main, outputs[DEAD_LETTERS]

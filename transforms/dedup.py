@@ -1,0 +1,225 @@
+"""Stage 5: cross-outlet deduplication, batch form (no state, GroupByKey only).
+
+Two composites, on either side of fetching:
+
+``ExactEntryDedup``: ``PCollection[FeedEntry]`` ->
+    ``{"unique": FeedEntry, "duplicates": FeedEntry, "matches": Match}``.
+    Entries sharing a canonical URL or a GUID are matched before any page is
+    fetched; only the earliest of each group is fetched.
+
+``Deduplicate``: ``{"articles": Article, "entry_duplicates": FeedEntry, "entry_matches": Match}`` ->
+    ``{"canonical": NewsRecord, "duplicates": NewsRecord, "dead_letters": DeadLetter}``.
+    1. features per article (``transforms.lib.fingerprints``);
+    2. candidate pairs: articles sharing a text hash or an LSH band, within
+       ``horizon_days`` of each other;
+    3. each pair scored (``transforms.lib.similarity.score_pair``): a ``Match`` or nothing;
+    4. all matches resolved to one verdict per article in one place
+       (``transforms.lib.verdicts.resolve``: only matches travel there, not articles);
+    5. verdicts joined back to articles and feed-level duplicates.
+
+Raising recall (paraphrases) changes steps 1-3's functions, not this wiring.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from itertools import combinations
+from typing import Any, Iterable
+
+import apache_beam as beam
+
+from schemas.records import Article, DedupNode, DocFeatures, FeedEntry, Match, NewsRecord
+from transforms.deadletters import StageDoFn, count, with_dead_letters
+from transforms.lib.fingerprints import article_features, lsh_band_keys
+from transforms.lib.records import CANONICAL, record_from_article, record_from_entry
+from transforms.lib.similarity import score_pair
+from transforms.lib.verdicts import order_key, resolve
+
+# A bucket this large is mostly boilerplate; each member is then paired only
+# with its nearest neighbours in publication order.
+MAX_BUCKET_FOR_ALL_PAIRS = 64
+NEIGHBOURS_IN_LARGE_BUCKET = 16
+
+
+def entry_node(entry: FeedEntry) -> DedupNode:
+    return DedupNode(entry.entry_key, entry.id, entry.published)
+
+
+def guid_key(entry: FeedEntry) -> str | None:
+    """A GUID identifies an article across feeds only when it looks globally unique."""
+    guid = entry.guid
+    if not guid:
+        return None
+    if guid.lower().startswith(("http://", "https://", "urn:", "tag:")) or _looks_like_uuid(guid):
+        return f"guid:{guid}"
+    return f"guid:{entry.feed_url} {guid}"  # a feed-local id such as "12345"
+
+
+def _looks_like_uuid(text: str) -> bool:
+    hexdigits = text.replace("-", "").lower()
+    return len(hexdigits) == 32 and all(c in "0123456789abcdef" for c in hexdigits)
+
+
+def exact_keys(entry: FeedEntry) -> list[tuple[str, FeedEntry]]:
+    keys = [(f"url:{entry.canonical_url}", entry)]
+    guid = guid_key(entry)
+    if guid:
+        keys.append((guid, entry))
+    return keys
+
+
+def exact_group_matches(group: tuple[str, Iterable[FeedEntry]]) -> Iterable[Match]:
+    """Every later entry of a group matches the earliest one."""
+    key, entries = group
+    ordered = sorted(entries, key=lambda e: order_key(entry_node(e)))
+    kind = "same_url" if key.startswith("url:") else "same_guid"
+    first = entry_node(ordered[0])
+    for entry in ordered[1:]:
+        yield Match(entry_node(entry), first, kind, 1.0, [f"{kind}={key.split(':', 1)[1][:200]}"])
+
+
+def _split_exact(item: tuple[str, dict[str, list[Any]]]) -> Iterable[Any]:
+    _key, grouped = item
+    for entry in grouped["entry"]:
+        if grouped["later"]:
+            yield beam.pvalue.TaggedOutput("duplicates", entry)
+        else:
+            yield entry
+
+
+class ExactEntryDedup(beam.PTransform):
+    def expand(self, entries: beam.PCollection) -> dict[str, beam.PCollection]:
+        matches = (
+            entries
+            | "ExactKeys" >> beam.FlatMap(exact_keys)
+            | "GroupExact" >> beam.GroupByKey()
+            | "ExactMatches" >> beam.FlatMap(exact_group_matches).with_output_types(Match)
+        )
+        later_keys = matches | "LaterKey" >> beam.Map(lambda m: (m.later.entry_key, True))
+        split = (
+            {"entry": entries | "EntryByKey" >> beam.Map(lambda e: (e.entry_key, e)), "later": later_keys}
+            | "JoinExact" >> beam.CoGroupByKey()
+            | "SplitExact" >> beam.FlatMap(_split_exact).with_outputs("duplicates", main="unique")
+        )
+        return {"unique": split.unique, "duplicates": split.duplicates, "matches": matches}
+
+
+class FeaturesFn(StageDoFn):
+    stage = "dedup"
+    unit = "entry"
+
+    def handle(self, article: Article) -> Iterable[tuple[Article, DocFeatures]]:
+        yield article, article_features(article)
+
+
+def candidate_keys(features: DocFeatures) -> list[tuple[str, DedupNode]]:
+    keys = [f"text:{features.text_hash}"] + lsh_band_keys(list(features.minhash))
+    return [(key, features.node) for key in keys]
+
+
+def _days_apart(a: DedupNode, b: DedupNode) -> float:
+    def parse(value: str) -> datetime:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+    try:
+        return abs((parse(a.published) - parse(b.published)).total_seconds()) / 86400
+    except ValueError:
+        return 0.0
+
+
+def bucket_pairs(bucket: tuple[str, Iterable[DedupNode]], horizon_days: float) -> Iterable[tuple[str, str]]:
+    """Candidate pairs (earlier key, later key) from one bucket, within the horizon."""
+    _key, members = bucket
+    nodes = sorted({n.entry_key: n for n in members}.values(), key=order_key)
+    if len(nodes) <= MAX_BUCKET_FOR_ALL_PAIRS:
+        pairs = combinations(nodes, 2)
+    else:
+        pairs = ((nodes[j], nodes[i]) for i in range(len(nodes))
+                 for j in range(max(0, i - NEIGHBOURS_IN_LARGE_BUCKET), i))
+    for earlier, later in pairs:
+        if _days_apart(earlier, later) <= horizon_days:
+            yield earlier.entry_key, later.entry_key
+
+
+def _attach_first(item: tuple[str, dict[str, list[Any]]]) -> Iterable[tuple[str, DocFeatures]]:
+    _key, grouped = item
+    for features in grouped["features"][:1]:
+        for later_key in grouped["pair"]:
+            yield later_key, features
+
+
+def _score_pairs(item: tuple[str, dict[str, list[Any]]]) -> Iterable[Match]:
+    _key, grouped = item
+    for later in grouped["features"][:1]:
+        for earlier in grouped["earlier"]:
+            scored = score_pair(later, earlier)
+            if scored is not None:
+                yield Match(later.node, earlier.node, scored.kind, scored.score, scored.evidence)
+
+
+def _apply_verdict(item: tuple[str, dict[str, list[Any]]]) -> Iterable[Any]:
+    _key, grouped = item
+    verdict = grouped["verdict"][0] if grouped["verdict"] else None
+    duplicate_of, info = (verdict.duplicate_of, verdict.info) if verdict else (None, CANONICAL)
+    for article in grouped["article"]:
+        record = record_from_article(article, duplicate_of, info)
+        if duplicate_of is None:
+            count("dedup.canonical")
+            yield record
+        else:
+            count(f"dedup.duplicate.{info.kind}")
+            yield beam.pvalue.TaggedOutput("duplicates", record)
+    for entry in grouped["entry"]:
+        count(f"dedup.duplicate.{info.kind}")
+        yield beam.pvalue.TaggedOutput("duplicates", record_from_entry(entry, duplicate_of, info))
+
+
+class Deduplicate(beam.PTransform):
+    def __init__(self, horizon_days: float = 7.0):
+        super().__init__()
+        self._horizon_days = horizon_days
+
+    def expand(self, inputs: dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
+        with_features, dead = with_dead_letters(inputs["articles"], FeaturesFn(), "Features")
+        articles = with_features | "Articles" >> beam.Map(lambda af: (af[0].entry_key, af[0]))
+        features = with_features | "FeaturesByKey" >> beam.Map(lambda af: (af[0].entry_key, af[1]))
+        horizon = self._horizon_days
+        pairs = (
+            with_features
+            | "CandidateKeys" >> beam.FlatMap(lambda af: candidate_keys(af[1]))
+            | "GroupCandidates" >> beam.GroupByKey()
+            | "BucketPairs" >> beam.FlatMap(bucket_pairs, horizon)
+            | "DistinctPairs" >> beam.Distinct()
+        )
+        # Join each pair with both articles' features: pairs travel, articles do not.
+        half = (
+            {"features": features, "pair": pairs}
+            | "JoinEarlier" >> beam.CoGroupByKey()
+            | "AttachEarlier" >> beam.FlatMap(_attach_first)
+        )
+        reprint_matches = (
+            {"features": features, "earlier": half}
+            | "JoinLater" >> beam.CoGroupByKey()
+            | "ScorePairs" >> beam.FlatMap(_score_pairs).with_output_types(Match)
+        )
+        verdicts = (
+            (inputs["entry_matches"], reprint_matches)
+            | "AllMatches" >> beam.Flatten()
+            | "CollectMatches" >> beam.combiners.ToList()
+            | "Resolve" >> beam.FlatMap(resolve)
+            | "VerdictByKey" >> beam.Map(lambda v: (v.entry_key, v))
+        )
+        entry_duplicates = inputs["entry_duplicates"] | "DuplicateEntryByKey" >> beam.Map(lambda e: (e.entry_key, e))
+        records = (
+            {"article": articles, "entry": entry_duplicates, "verdict": verdicts}
+            | "JoinVerdicts" >> beam.CoGroupByKey()
+            | "ApplyVerdicts" >> beam.FlatMap(_apply_verdict).with_outputs("duplicates", main="canonical")
+        )
+        return {
+            "canonical": records.canonical,
+            "duplicates": records.duplicates,
+            "dead_letters": dead,
+        }
+
+
+__all__ = ["Deduplicate", "ExactEntryDedup"]

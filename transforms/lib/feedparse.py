@@ -1,0 +1,158 @@
+"""Feed bytes -> normalised ``FeedEntry`` values (feedparser does the parsing, never the fetching)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from datetime import datetime, timezone
+from typing import Any, NamedTuple
+
+import feedparser
+
+from schemas.records import FeedEntry, FetchResult
+from transforms.lib.text import html_to_text
+from transforms.lib.urls import BadUrl, canonical_url, is_http_url, record_id, source_domain
+
+MAX_TITLE_CHARS = 1_000
+MAX_SUMMARY_CHARS = 20_000
+MAX_CONTENT_CHARS = 500_000
+
+# An internal DTD subset is where entity-expansion attacks live; feedparser's
+# fallback parser expands internal entities without limit. The DOCTYPE line
+# itself (RSS 0.91's, say) is kept so version detection still works.
+_INTERNAL_SUBSET_RE = re.compile(rb"(<!DOCTYPE[^\[>]*)\[.*?\]\s*>", re.DOTALL | re.IGNORECASE)
+_ENTITY_DECL_RE = re.compile(rb"<!ENTITY[^>]*>", re.IGNORECASE)
+
+
+class FeedParseError(ValueError):
+    """Bytes that are not a feed feedparser can read."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+class BadEntry(ValueError):
+    """An entry that cannot become a FeedEntry (no usable link, say)."""
+
+    def __init__(self, reason: str, message: str, entry: dict[str, Any]):
+        super().__init__(message)
+        self.reason = reason
+        self.entry = entry
+
+
+class ParsedFeed(NamedTuple):
+    version: str  # feedparser's name for the format, e.g. "rss20", "atom10"
+    title: str | None
+    entries: list[FeedEntry]
+    bad_entries: list[BadEntry]
+
+
+def neutralise_dtd(body: bytes) -> bytes:
+    """Remove internal DTD subsets and ENTITY declarations."""
+    body = _INTERNAL_SUBSET_RE.sub(rb"\1>", body)
+    return _ENTITY_DECL_RE.sub(b"", body)
+
+
+def parse_feed(result: FetchResult) -> ParsedFeed:
+    """Parse a fetched feed into entries, plus the entries that could not be used."""
+    headers = {"content-location": result.final_url}
+    if result.content_type:
+        headers["content-type"] = result.content_type + (f"; charset={result.charset}" if result.charset else "")
+    parsed = feedparser.parse(neutralise_dtd(result.body), response_headers=headers, sanitize_html=True,
+                              resolve_relative_uris=True)
+    if not parsed.entries and not parsed.get("version"):
+        problem = parsed.get("bozo_exception")
+        raise FeedParseError("not_a_feed", f"no feed found in {result.url}: {problem or 'unknown format'}")
+    entries: list[FeedEntry] = []
+    bad: list[BadEntry] = []
+    seen_keys: dict[str, int] = {}
+    for raw in parsed.entries:
+        try:
+            entry = normalise_entry(raw, result.url, result.fetched_at)
+        except BadEntry as error:
+            bad.append(error)
+            continue
+        repeat = seen_keys.get(entry.entry_key, 0)
+        seen_keys[entry.entry_key] = repeat + 1
+        if repeat:  # the same item listed twice in one feed: still one input entry each
+            entry = entry._replace(entry_key=f"{entry.entry_key}~{repeat}")
+        entries.append(entry)
+    feed_title = html_to_text(parsed.feed.get("title"), MAX_TITLE_CHARS) or None
+    return ParsedFeed(parsed.get("version") or "unknown", feed_title, entries, bad)
+
+
+def normalise_entry(raw: dict[str, Any], feed_url: str, fetched_at: str) -> FeedEntry:
+    """One feedparser entry as a FeedEntry. Raises BadEntry when it has no usable link."""
+    guid = (raw.get("id") or "").strip() or None
+    link = _entry_link(raw, guid)
+    if link is None:
+        raise BadEntry("no_link", f"entry has no http(s) link (guid {guid!r}) in {feed_url}", _describe(raw))
+    try:
+        canonical = canonical_url(link)
+    except BadUrl as error:
+        raise BadEntry("bad_link", str(error), _describe(raw)) from None
+    published, published_from = _entry_time(raw, fetched_at)
+    key_source = "\n".join([feed_url, guid or "", link])
+    return FeedEntry(
+        entry_key=hashlib.sha256(key_source.encode("utf-8")).hexdigest()[:20],
+        id=record_id(canonical),
+        guid=guid,
+        url=link,
+        canonical_url=canonical,
+        feed_url=feed_url,
+        source_domain=source_domain(canonical),
+        title=html_to_text(raw.get("title"), MAX_TITLE_CHARS)[:MAX_TITLE_CHARS] or None,
+        published=published,
+        published_from=published_from,
+        summary=html_to_text(raw.get("summary"), MAX_SUMMARY_CHARS)[:MAX_SUMMARY_CHARS] or None,
+        content=_entry_content(raw),
+        author=html_to_text(_entry_author(raw), MAX_TITLE_CHARS)[:MAX_TITLE_CHARS] or None,
+        categories=sorted({t.get("term", "").strip() for t in raw.get("tags", []) if t.get("term", "").strip()}),
+        fetched_at=fetched_at,
+    )
+
+
+def _entry_link(raw: dict[str, Any], guid: str | None) -> str | None:
+    candidates = [raw.get("link")]
+    candidates += [link.get("href") for link in raw.get("links", []) if link.get("rel", "alternate") == "alternate"]
+    if guid and raw.get("guidislink", True):
+        candidates.append(guid)
+    for candidate in candidates:
+        if candidate and is_http_url(candidate):
+            return candidate.strip()
+    return None
+
+
+def _entry_time(raw: dict[str, Any], fetched_at: str) -> tuple[str, str]:
+    for name in ("published", "updated", "created"):
+        parsed = raw.get(f"{name}_parsed")
+        iso = _struct_to_iso(parsed)
+        if iso:
+            return iso, "updated" if name == "created" else name
+    return fetched_at, "fetched"
+
+
+def _struct_to_iso(value: time.struct_time | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return datetime(*value[:6], tzinfo=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _entry_content(raw: dict[str, Any]) -> str | None:
+    texts = [html_to_text(c.get("value"), MAX_CONTENT_CHARS) for c in raw.get("content", []) if c.get("value")]
+    longest = max(texts, key=len, default="")
+    return longest[:MAX_CONTENT_CHARS] or None
+
+
+def _entry_author(raw: dict[str, Any]) -> str | None:
+    detail = raw.get("author_detail") or {}
+    return detail.get("name") or raw.get("author") or None
+
+
+def _describe(raw: dict[str, Any]) -> dict[str, Any]:
+    return {k: str(raw.get(k))[:300] for k in ("id", "link", "title") if raw.get(k)}
