@@ -22,9 +22,9 @@ from transforms.sinks import WriteOutputs
 
 
 def feed_list_dead_letter(problem: FeedListProblem) -> DeadLetter:
-    count(f"dead_letter.feed.read_feed_list.{problem.reason.replace(' ', '_')}")
+    count(f"dead_letter.feed.read_feed_list.{problem.reason}")
     where = f"{problem.source}:{problem.line}" if problem.line else problem.source
-    return DeadLetter("read_feed_list", "feed", problem.value, "FeedListProblem", problem.reason.replace(" ", "_"),
+    return DeadLetter("read_feed_list", "feed", problem.value, "FeedListProblem", problem.reason,
                       f"{where}: {problem.reason}: {problem.value!r}", utc_now(), None)
 
 

@@ -84,7 +84,7 @@ def render(summary: dict[str, Any]) -> str:
     for unit in ("entry", "feed"):
         for stage, reasons in summary["dead_letters"].get(unit, {}).items():
             detail = ", ".join(f"{reason} {n}" for reason, n in reasons.items())
-            lines.append(f"dead       {unit}s at {stage}: {detail}")
+            lines.append(f"dead       {unit} at {stage}: {detail}")
     verdict = "holds" if inv["holds"] else "FAILS"
     lines.append(f"invariant  entries {inv['entries']} = records {inv['records']} + duplicates {inv['duplicates']}"
                  f" + dead letters {inv['dead_letters']}: {verdict}")

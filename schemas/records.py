@@ -18,7 +18,8 @@ and every stage may emit a ``DeadLetter`` instead.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import apache_beam as beam
 
@@ -30,11 +31,11 @@ class FetchResult(NamedTuple):
     final_url: str  # after redirects
     status: int
     content_type: str  # media type only, lower case, e.g. "text/html"
-    charset: Optional[str]  # from the Content-Type header, if any
+    charset: str | None  # from the Content-Type header, if any
     body: bytes  # decompressed, capped
     fetched_at: str
-    etag: Optional[str]
-    last_modified: Optional[str]
+    etag: str | None
+    last_modified: str | None
 
 
 class FeedEntry(NamedTuple):
@@ -42,17 +43,17 @@ class FeedEntry(NamedTuple):
 
     entry_key: str  # unique per (feed, entry): the unit of accounting
     id: str  # record id: derived from the canonical URL
-    guid: Optional[str]
+    guid: str | None
     url: str  # the link as the feed gave it
     canonical_url: str
     feed_url: str
     source_domain: str
-    title: Optional[str]  # plain text
+    title: str | None  # plain text
     published: str  # UTC
     published_from: str  # "published", "updated" or "fetched"
-    summary: Optional[str]  # plain text
-    content: Optional[str]  # plain text of the full content, when the feed carries it
-    author: Optional[str]
+    summary: str | None  # plain text
+    content: str | None  # plain text of the full content, when the feed carries it
+    author: str | None
     categories: Sequence[str]
     fetched_at: str
 
@@ -61,10 +62,10 @@ class FetchedPage(NamedTuple):
     """An entry with its page, or with the reason there is no page."""
 
     entry: FeedEntry
-    html: Optional[str]  # decoded page, None when the fetch failed
-    final_url: Optional[str]
-    status: Optional[int]
-    error: Optional[str]  # why there is no page (used to fall back to the feed)
+    html: str | None  # decoded page, None when the fetch failed
+    final_url: str | None
+    status: int | None
+    error: str | None  # why there is no page (used to fall back to the feed)
     fetched_at: str
 
 
@@ -73,23 +74,23 @@ class Article(NamedTuple):
 
     entry_key: str
     id: str
-    guid: Optional[str]
+    guid: str | None
     url: str
     canonical_url: str
     feed_url: str
     source_domain: str
-    title: Optional[str]
-    author: Optional[str]
+    title: str | None
+    author: str | None
     published: str
     published_from: str
-    language: Optional[str]
-    site_name: Optional[str]
-    description: Optional[str]
-    summary: Optional[str]
+    language: str | None
+    site_name: str | None
+    description: str | None
+    summary: str | None
     categories: Sequence[str]
     body: str
     body_source: str  # "page" or "feed"
-    body_note: Optional[str]  # why the feed's content was used, when it was
+    body_note: str | None  # why the feed's content was used, when it was
     fetched_at: str
 
 
@@ -107,9 +108,9 @@ class DedupInfo(NamedTuple):
 
     kind: str  # "canonical", "same_url", "same_guid", "same_text", "near_verbatim", ...
     score: float  # 1.0 for exact matches; similarity otherwise; 0.0 for canonical
-    matched_id: Optional[str]  # the record this one was matched against directly
+    matched_id: str | None  # the record this one was matched against directly
     evidence: Sequence[str]  # human-readable signals, "name=value"
-    attributed_source: Optional[str]  # e.g. "BBC" from a trailing "(BBC)"
+    attributed_source: str | None  # e.g. "BBC" from a trailing "(BBC)"
 
 
 class NewsRecord(NamedTuple):
@@ -118,23 +119,23 @@ class NewsRecord(NamedTuple):
     id: str
     url: str
     canonical_url: str
-    guid: Optional[str]
+    guid: str | None
     feed_url: str
     source_domain: str
-    title: Optional[str]
-    author: Optional[str]
+    title: str | None
+    author: str | None
     published: str
     published_from: str
-    language: Optional[str]
-    site_name: Optional[str]
-    description: Optional[str]
-    body: Optional[str]
-    body_source: Optional[str]
-    body_note: Optional[str]
-    summary: Optional[str]
+    language: str | None
+    site_name: str | None
+    description: str | None
+    body: str | None
+    body_source: str | None
+    body_note: str | None
+    summary: str | None
     categories: Sequence[str]
     entities: Sequence[Entity]
-    duplicate_of: Optional[str]
+    duplicate_of: str | None
     dedup: DedupInfo
     fetched_at: str
     pipeline_version: str
@@ -156,7 +157,7 @@ class DocFeatures(NamedTuple):
     text_hash: str  # of the normalised body: equal hashes are the same text
     shingles: Sequence[int]  # sorted distinct hashes of word 5-shingles
     minhash: Sequence[int]  # MinHash signature of the shingles
-    attributed_source: Optional[str]
+    attributed_source: str | None
 
 
 class Match(NamedTuple):
@@ -173,7 +174,7 @@ class DedupVerdict(NamedTuple):
     """The verdict for one entry, keyed by its entry_key."""
 
     entry_key: str
-    duplicate_of: Optional[str]  # record id of the canonical copy; None when canonical
+    duplicate_of: str | None  # record id of the canonical copy; None when canonical
     info: DedupInfo
 
 
@@ -187,7 +188,7 @@ class DeadLetter(NamedTuple):
     reason: str  # short machine-friendly reason, e.g. "http_404", "too_large"
     message: str
     time: str
-    url: Optional[str]
+    url: str | None
 
 
 ALL_RECORD_TYPES = (

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -80,7 +81,7 @@ class StageDoFn(beam.DoFn):
     def process(self, element: Any) -> Iterable[Any]:
         try:
             outputs = list(self.handle(element))  # all or nothing: an element is never half-emitted
-        except Exception as error:  # noqa: BLE001 - every failure must become a dead letter
+        except Exception as error:
             if getattr(error, "reason", None) is None:
                 _LOG.warning("%s failed on an element: %r", self.stage, error, exc_info=True)
             yield pvalue.TaggedOutput(DEAD_LETTERS, dead_letter(self.stage, self.unit, element, error,

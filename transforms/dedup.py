@@ -22,13 +22,14 @@ Raising recall (paraphrases) changes steps 1-3's functions, not this wiring.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from itertools import combinations
-from typing import Any, Iterable
+from typing import Any
 
 import apache_beam as beam
 
-from schemas.records import Article, DedupNode, DocFeatures, FeedEntry, Match, NewsRecord
+from schemas.records import Article, DedupNode, DocFeatures, FeedEntry, Match
 from transforms.deadletters import StageDoFn, count, with_dead_letters
 from transforms.lib.fingerprints import article_features, lsh_band_keys
 from transforms.lib.records import CANONICAL, record_from_article, record_from_entry

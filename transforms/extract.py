@@ -7,7 +7,7 @@ An entry with neither page text nor feed text is a dead letter.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import apache_beam as beam
 

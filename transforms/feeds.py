@@ -9,7 +9,8 @@ unit ``feed``; an entry without a usable link is one with unit ``entry``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import apache_beam as beam
 from apache_beam import pvalue

@@ -9,14 +9,15 @@ per-host limiter inside the fetcher keeps this polite.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import apache_beam as beam
 from apache_beam import pvalue
 
-from transforms.deadletters import DEAD_LETTERS, dead_letter
 from schemas.records import FetchResult
+from transforms.deadletters import DEAD_LETTERS, dead_letter
 from transforms.lib.http import Fetcher, FetchSettings
 
 _LOG = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class ConcurrentFetchFn(beam.DoFn):
     def _fetch_in_thread(self, element: Any) -> tuple[Any, BaseException | None]:
         try:
             return self.fetch_for(element, self._fetch), None
-        except Exception as error:  # noqa: BLE001 - becomes a dead letter on the bundle's thread
+        except Exception as error:
             return None, error
 
     def _fetch(self, url: str, headers: dict[str, str] | None = None) -> FetchResult:
@@ -73,7 +74,7 @@ class ConcurrentFetchFn(beam.DoFn):
                 try:
                     yield from list(self.emit(element, fetched))
                     continue
-                except Exception as emit_error:  # noqa: BLE001
+                except Exception as emit_error:
                     error = emit_error
             if getattr(error, "reason", None) is None:
                 _LOG.warning("%s failed on %s: %r", self.stage, self.url_of(element), error)

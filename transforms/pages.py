@@ -9,7 +9,7 @@ to the feed's own content. Only unexpected failures are dead letters here.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import apache_beam as beam
 

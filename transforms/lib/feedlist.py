@@ -16,7 +16,7 @@ class FeedListProblem(NamedTuple):
     source: str  # the file (or argument) the problem is in
     line: int | None
     value: str
-    reason: str
+    reason: str  # "not_http_url", "unreadable_opml", "empty_opml"
 
 
 class FeedList(NamedTuple):
@@ -34,7 +34,7 @@ def read_feed_list(values: list[str]) -> FeedList:
             urls.append(value)
             continue
         if "://" in value and not value.startswith(("gs://", "s3://", "file://", "hdfs://", "azfs://")):
-            problems.append(FeedListProblem("--feeds", None, value, "not an http(s) URL"))
+            problems.append(FeedListProblem("--feeds", None, value, "not_http_url"))
             continue
         if not FileSystems.exists(value):
             raise FileNotFoundError(f"--feeds {value!r} is neither an http(s) URL nor an existing file")
@@ -63,7 +63,7 @@ def parse_url_lines(data: bytes, source: str) -> tuple[list[str], list[FeedListP
         if is_http_url(text):
             urls.append(text)
         else:
-            problems.append(FeedListProblem(source, number, text[:500], "not an http(s) URL"))
+            problems.append(FeedListProblem(source, number, text[:500], "not_http_url"))
     return urls, problems
 
 
@@ -73,9 +73,9 @@ def parse_opml(data: bytes, source: str) -> tuple[list[str], list[FeedListProble
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as error:
-        return [], [FeedListProblem(source, None, "", f"unreadable OPML: {error}")]
+        return [], [FeedListProblem(source, None, str(error)[:300], "unreadable_opml")]
     if root is None:
-        return [], [FeedListProblem(source, None, "", "empty OPML")]
+        return [], [FeedListProblem(source, None, "", "empty_opml")]
     urls, problems = [], []
     for outline in root.iter("outline"):
         url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
@@ -84,5 +84,5 @@ def parse_opml(data: bytes, source: str) -> tuple[list[str], list[FeedListProble
         if is_http_url(url):
             urls.append(url)
         else:
-            problems.append(FeedListProblem(source, outline.sourceline, url[:500], "not an http(s) URL"))
+            problems.append(FeedListProblem(source, outline.sourceline, url[:500], "not_http_url"))
     return urls, problems

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import feedparser
@@ -138,7 +138,7 @@ def _struct_to_iso(value: time.struct_time | None) -> str | None:
     if not value:
         return None
     try:
-        return datetime(*value[:6], tzinfo=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime(*value[:6], tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (TypeError, ValueError, OverflowError):
         return None
 
@@ -149,9 +149,19 @@ def _entry_content(raw: dict[str, Any]) -> str | None:
     return longest[:MAX_CONTENT_CHARS] or None
 
 
+# RSS authors are often "email (Name)"; feedparser's own split of that mangles some names.
+_EMAIL_THEN_NAME_RE = re.compile(r"^\s*[^\s@()]+@[^\s()]+\s*\((.+)\)\s*$")
+_NAME_THEN_EMAIL_RE = re.compile(r"^\s*(.+?)\s*[(<][^\s@()<>]+@[^\s()<>]+[)>]\s*$")
+
+
 def _entry_author(raw: dict[str, Any]) -> str | None:
+    author = (raw.get("author") or "").strip()
+    for pattern in (_EMAIL_THEN_NAME_RE, _NAME_THEN_EMAIL_RE):
+        match = pattern.match(author)
+        if match:
+            return match.group(1).strip()
     detail = raw.get("author_detail") or {}
-    return detail.get("name") or raw.get("author") or None
+    return author or detail.get("name") or None
 
 
 def _describe(raw: dict[str, Any]) -> dict[str, Any]:

@@ -17,9 +17,9 @@ import socket
 import threading
 import time
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Mapping
+from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
@@ -247,7 +247,8 @@ class Fetcher:
         _check_content_type(url, kind, content_type)
         length = response.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > self.settings.max_bytes:
-            raise FetchError("too_large", f"Content-Length {length} exceeds the {self.settings.max_bytes}-byte cap: {url}")
+            raise FetchError("too_large",
+                             f"Content-Length {length} exceeds the {self.settings.max_bytes}-byte cap: {url}")
         raw = self._read_capped(url, response, deadline)
         body = _decompress(url, raw, response.headers.get("Content-Encoding", ""), self.settings.max_decoded_bytes)
         return self._result(url, response, body)
@@ -300,7 +301,7 @@ _ACCEPT = {
 
 def utc_now() -> str:
     """The current time as an ISO 8601 UTC string with seconds."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _check_scheme(url: str) -> None:
@@ -362,8 +363,8 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _connection_error(exc: Exception) -> FetchError:

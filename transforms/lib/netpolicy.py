@@ -39,8 +39,8 @@ def address_refusal(address: str, allow_private_networks: bool) -> str | None:
     for attribute, why in (
         ("is_loopback", "loopback address"),
         ("is_link_local", "link-local address"),
-        ("is_private", "private address"),
         ("is_reserved", "reserved address"),
+        ("is_private", "private address"),
     ):
         if getattr(ip, attribute):
             return why

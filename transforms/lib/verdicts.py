@@ -11,7 +11,7 @@ The result depends only on the set of matches, never on their order.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 from schemas.records import DedupInfo, DedupNode, DedupVerdict, Match
 from transforms.lib.similarity import KIND_RANK

@@ -1,0 +1,101 @@
+"""The README's run command on the bundled sample, checked against sample/EXPECTED.json."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.cli import main
+from schemas.derive import json_schema
+from schemas.records import DeadLetter, NewsRecord
+from tests.conftest import SAMPLE
+from tests.pipeline_run import read_outputs
+from transforms.lib.urls import canonical_url, record_id
+
+EXPECTED = json.loads((SAMPLE / "EXPECTED.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def demo_output(tmp_path_factory):
+    output = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--output", str(output)]) == 0
+    return read_outputs(output)
+
+
+def by_url(rows):
+    return {row["canonical_url"]: row for row in rows}
+
+
+def test_accounting_invariant_and_counts(demo_output):
+    summary = demo_output["summary"]
+    assert summary["invariant"]["holds"]
+    assert summary["entries"] == EXPECTED["feed_entries"]
+    assert len(demo_output["records"]) + len(demo_output["duplicates"]) + len(
+        [d for d in demo_output["dead_letters"] if d["unit"] == "entry"]) == EXPECTED["feed_entries"]
+    assert summary["feeds"]["parsed"] == len(EXPECTED["feeds"]) and summary["runner"] == "FnApiRunner"
+
+
+def test_wire_copies_are_duplicates_of_the_original(demo_output):
+    duplicates = by_url(demo_output["duplicates"])
+    for case in EXPECTED["duplicates"]:
+        if case["kind"] not in ("verbatim", "edited"):
+            continue
+        row = duplicates[case["url"]]
+        assert row["duplicate_of"] == record_id(canonical_url(case["duplicate_of"])), case
+        assert row["dedup"]["kind"] in ("same_text", "near_verbatim", "edited")
+        assert row["dedup"]["evidence"]
+
+
+def test_independent_reports_stay_canonical(demo_output):
+    records = by_url(demo_output["records"])
+    for pair in EXPECTED["independent"]:
+        for url in pair:
+            assert url in records and records[url]["duplicate_of"] is None
+
+
+def test_tracking_parameter_twin_is_an_exact_duplicate(demo_output):
+    twin = EXPECTED["tracking_twin"]
+    records = by_url(demo_output["records"])
+    duplicates = [d for d in demo_output["duplicates"] if d["canonical_url"] == twin["canonical_url"]]
+    assert twin["canonical_url"] in records
+    assert len(duplicates) == 1 and duplicates[0]["dedup"]["kind"] == "same_url"
+    assert duplicates[0]["duplicate_of"] == records[twin["canonical_url"]]["id"]
+
+
+def test_missing_page_uses_the_feed_content(demo_output):
+    records = by_url(demo_output["records"])
+    for url in EXPECTED["missing_page"]:
+        assert records[url]["body_source"] == "feed"
+        assert "http_404" in records[url]["body_note"] and len(records[url]["body"]) > 500
+
+
+def test_most_records_carry_entities(demo_output):
+    records = demo_output["records"]
+    with_entities = [r for r in records if r["entities"]]
+    assert len(with_entities) >= 0.8 * len(records)
+
+
+def test_every_written_row_validates_against_the_derived_json_schema(demo_output):
+    record_schema, dead_schema = json_schema(NewsRecord), json_schema(DeadLetter)
+    for row in demo_output["records"] + demo_output["duplicates"]:
+        jsonschema.validate(row, record_schema)
+    for row in demo_output["dead_letters"]:
+        jsonschema.validate(row, dead_schema)
+
+
+def test_ids_are_deterministic(demo_output, tmp_path):
+    assert main(["demo", "--output", str(tmp_path)]) == 0
+    again = read_outputs(tmp_path)
+    assert sorted(r["id"] for r in again["records"]) == sorted(r["id"] for r in demo_output["records"])
+    assert sorted((d["id"], d["duplicate_of"]) for d in again["duplicates"]) == sorted(
+        (d["id"], d["duplicate_of"]) for d in demo_output["duplicates"])
+
+
+def test_parquet_output_has_the_same_records(demo_output, tmp_path):
+    assert main(["demo", "--output", str(tmp_path), "--format", "parquet"]) == 0
+    table = pq.read_table([str(p) for p in tmp_path.glob("records-*.parquet")])
+    assert sorted(table.column("id").to_pylist()) == sorted(r["id"] for r in demo_output["records"])
+    assert str(table.schema.field("published").type) == "timestamp[us, tz=UTC]"
