@@ -9,6 +9,7 @@ and are typed as timestamps where the target has such a type.
 
 from __future__ import annotations
 
+import types
 import typing
 from typing import Any, NamedTuple
 
@@ -43,7 +44,7 @@ def field_types(record_type: type) -> dict[str, FieldType]:
 def _unwrap(hint: Any) -> FieldType:
     nullable = repeated = False
     origin = typing.get_origin(hint)
-    if origin is typing.Union:
+    if origin is typing.Union or origin is types.UnionType:
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if len(args) != 1:
             raise TypeError(f"unsupported union {hint!r}")

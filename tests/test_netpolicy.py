@@ -36,7 +36,9 @@ def test_allow_private_networks_opens_private_but_never_metadata():
 def test_every_address_outside_global_unicast_is_refused(ip):
     refusal = address_refusal(str(ip), allow_private_networks=False)
     mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped else ip
-    if not mapped.is_global or mapped.is_multicast:
+    special = (mapped.is_multicast or mapped.is_reserved or mapped.is_private or mapped.is_loopback
+               or mapped.is_link_local or mapped.is_unspecified)
+    if not mapped.is_global or special:
         assert refusal is not None
     else:
         assert refusal is None
