@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean eval-dedup
 
 $(STAMP): requirements.txt requirements-dev.txt setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -29,3 +29,6 @@ lint: $(STAMP)
 
 clean:
 	rm -rf out build dist *.egg-info .pytest_cache .ruff_cache
+
+eval-dedup: $(STAMP)
+	$(PY) bench/eval_dedup.py

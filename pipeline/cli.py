@@ -13,6 +13,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+from pipeline.dedup_harness import build_dedup
 from pipeline.graph import build
 from pipeline.options import RunConfig, add_run_arguments, config_from_args
 from pipeline.siteserver import SiteServer
@@ -91,6 +92,26 @@ def run_demo(args: argparse.Namespace, beam_args: list[str]) -> int:
     return code
 
 
+def run_dedup(args: argparse.Namespace, beam_args: list[str]) -> int:
+    """Only the dedup stage, on documents given as JSON lines (see pipeline/dedup_harness.py)."""
+    if not FileSystems.exists(args.input):
+        print(f"newsbeam dedup: --input {args.input!r} does not exist", file=sys.stderr)
+        return 2
+    options = PipelineOptions(beam_args)
+    choose_runner(options)
+    dead_letters = args.dead_letters or f"{args.output}.dead_letters.jsonl"
+    pipeline = beam.Pipeline(options=options)
+    build_dedup(pipeline, args.input, args.output, dead_letters, args.dedup_horizon)
+    result = pipeline.run()
+    result.wait_until_finish()
+    counters = read_counters(result)
+    duplicates = sum(v for k, v in counters.items() if k.startswith("dedup.duplicate."))
+    dead = sum(v for k, v in counters.items() if k.startswith("dead_letter."))
+    print(f"newsbeam dedup: {counters.get('entries.in', 0)} documents, {duplicates} duplicates, "
+          f"{dead} dead letters -> {args.output} ({dead_letters})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newsbeam",
@@ -111,6 +132,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     demo.add_argument("--output", default="out", help="output folder")
     demo.add_argument("--format", dest="fmt", choices=("jsonl", "parquet"), default="jsonl", help="output format")
+    dedup = commands.add_parser(
+        "dedup", help="run only the dedup stage on documents given as JSON lines",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Input lines: {id, url, title, text, published (ISO 8601, optional), source (optional)}. "
+                    "Output lines: {id, duplicate_of, cluster_id, kind, score}, ids unchanged.")
+    dedup.add_argument("--input", required=True, help="JSON lines file (any Beam filesystem)")
+    dedup.add_argument("--output", required=True, help="verdicts file to write (JSON lines)")
+    dedup.add_argument("--dead_letters", default=None, help="dead-letter file (default: OUTPUT.dead_letters.jsonl)")
+    dedup.add_argument("--dedup_horizon", type=float, default=7.0, metavar="DAYS",
+                       help="documents published further apart are never compared")
     return parser
 
 
@@ -120,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     if args.command == "demo":
         return run_demo(args, beam_args)
+    if args.command == "dedup":
+        return run_dedup(args, beam_args)
     try:
         config = config_from_args(args)
         code, _summary = run(config, beam_args)

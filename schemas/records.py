@@ -154,9 +154,12 @@ class DocFeatures(NamedTuple):
 
     node: DedupNode
     source_domain: str
+    site_name: str | None
     text_hash: str  # of the normalised body: equal hashes are the same text
     shingles: Sequence[int]  # sorted distinct hashes of word 5-shingles
     minhash: Sequence[int]  # MinHash signature of the shingles
+    anchors: Sequence[str]  # names and numbers, lower case, sorted
+    sentences: Sequence[str]  # the statements compared by meaning
     attributed_source: str | None
 
 
@@ -168,6 +171,13 @@ class Match(NamedTuple):
     kind: str
     score: float
     evidence: Sequence[str]
+
+
+class SentenceVectors(NamedTuple):
+    """An article's sentence embeddings: int8, row-major, 384 columns (see transforms.lib.embeddings)."""
+
+    entry_key: str
+    vectors: bytes
 
 
 class DedupVerdict(NamedTuple):
@@ -193,7 +203,7 @@ class DeadLetter(NamedTuple):
 
 ALL_RECORD_TYPES = (
     FetchResult, FeedEntry, FetchedPage, Article, Entity, DedupInfo, NewsRecord,
-    DedupNode, DocFeatures, Match, DedupVerdict, DeadLetter,
+    DedupNode, DocFeatures, Match, SentenceVectors, DedupVerdict, DeadLetter,
 )
 
 for _record_type in ALL_RECORD_TYPES:

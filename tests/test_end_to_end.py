@@ -99,3 +99,13 @@ def test_parquet_output_has_the_same_records(demo_output, tmp_path):
     table = pq.read_table([str(p) for p in tmp_path.glob("records-*.parquet")])
     assert sorted(table.column("id").to_pylist()) == sorted(r["id"] for r in demo_output["records"])
     assert str(table.schema.field("published").type) == "timestamp[us, tz=UTC]"
+
+
+def test_the_sample_paraphrase_is_caught_with_its_credit(demo_output):
+    duplicates = by_url(demo_output["duplicates"])
+    for case in EXPECTED["duplicates"]:
+        if case["kind"] == "paraphrase":
+            row = duplicates[case["url"]]
+            assert row["dedup"]["kind"] == "paraphrase"
+            assert row["duplicate_of"] == record_id(canonical_url(case["duplicate_of"]))
+            assert row["dedup"]["attributed_source"] == EXPECTED["attribution"][case["url"]]

@@ -28,13 +28,15 @@ from itertools import combinations
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.ml.inference.base import ModelHandler
 
 from schemas.records import Article, DedupNode, DocFeatures, FeedEntry, Match
 from transforms.deadletters import StageDoFn, count, with_dead_letters
-from transforms.lib.fingerprints import article_features, lsh_band_keys
+from transforms.lib.fingerprints import anchor_band_keys, article_features, lsh_band_keys
 from transforms.lib.records import CANONICAL, record_from_article, record_from_entry
-from transforms.lib.similarity import score_pair
+from transforms.lib.similarity import needs_meaning_check, score_pair, score_paraphrase
 from transforms.lib.verdicts import order_key, resolve
+from transforms.sentence_vectors import EmbedSentences
 
 # A bucket this large is mostly boilerplate; each member is then paired only
 # with its nearest neighbours in publication order.
@@ -114,7 +116,8 @@ class FeaturesFn(StageDoFn):
 
 
 def candidate_keys(features: DocFeatures) -> list[tuple[str, DedupNode]]:
-    keys = [f"text:{features.text_hash}"] + lsh_band_keys(list(features.minhash))
+    keys = [f"text:{features.text_hash}", *lsh_band_keys(list(features.minhash)),
+            *anchor_band_keys(list(features.anchors))]
     return [(key, features.node) for key in keys]
 
 
@@ -142,20 +145,73 @@ def bucket_pairs(bucket: tuple[str, Iterable[DedupNode]], horizon_days: float) -
             yield earlier.entry_key, later.entry_key
 
 
-def _attach_first(item: tuple[str, dict[str, list[Any]]]) -> Iterable[tuple[str, DocFeatures]]:
-    _key, grouped = item
-    for features in grouped["features"][:1]:
-        for later_key in grouped["pair"]:
-            yield later_key, features
+class JoinPairSides(beam.PTransform):
+    """Pairs (earlier_key, later_key) + values (key, value) -> (later_value, earlier_value).
+
+    Pairs travel to the values, not the other way round: an article's
+    features are shuffled once per pair it is in, never copied into buckets.
+    Pairs whose keys have no value are dropped (nothing to compare).
+    """
+
+    def __init__(self, values: beam.PCollection):
+        super().__init__()
+        self._values = values
+
+    def expand(self, pairs: beam.PCollection) -> beam.PCollection:
+        half = (
+            {"value": self._values, "later": pairs}
+            | "JoinEarlier" >> beam.CoGroupByKey()
+            | "AttachEarlier" >> beam.FlatMap(_attach_earlier)
+        )
+        return (
+            {"value": self._values, "earlier": half}
+            | "JoinLater" >> beam.CoGroupByKey()
+            | "BothSides" >> beam.FlatMap(_both_sides)
+        )
 
 
-def _score_pairs(item: tuple[str, dict[str, list[Any]]]) -> Iterable[Match]:
+def _attach_earlier(item: tuple[str, dict[str, list[Any]]]) -> Iterable[tuple[str, Any]]:
     _key, grouped = item
-    for later in grouped["features"][:1]:
+    for earlier in grouped["value"][:1]:
+        for later_key in grouped["later"]:
+            yield later_key, earlier
+
+
+def _both_sides(item: tuple[str, dict[str, list[Any]]]) -> Iterable[tuple[Any, Any]]:
+    _key, grouped = item
+    for later in grouped["value"][:1]:
         for earlier in grouped["earlier"]:
-            scored = score_pair(later, earlier)
-            if scored is not None:
-                yield Match(later.node, earlier.node, scored.kind, scored.score, scored.evidence)
+            yield later, earlier
+
+
+class ScoreWordingFn(beam.DoFn):
+    """(later, earlier) features -> a wording Match, or the pair tagged for a meaning check."""
+
+    MEANING = "meaning"
+
+    def process(self, pair: tuple[DocFeatures, DocFeatures]) -> Iterable[Any]:
+        later, earlier = pair
+        count("dedup.pairs_compared")
+        scored = score_pair(later, earlier)
+        if scored is not None:
+            yield Match(later.node, earlier.node, scored.kind, scored.score, scored.evidence)
+        elif needs_meaning_check(later, earlier):
+            count("dedup.pairs_meaning_checked")
+            yield beam.pvalue.TaggedOutput(self.MEANING, (earlier.node.entry_key, later.node.entry_key))
+
+
+def _score_meaning(pair: tuple[tuple[DocFeatures, bytes], tuple[DocFeatures, bytes]]) -> Iterable[Match]:
+    (later, later_vectors), (earlier, earlier_vectors) = pair
+    scored = score_paraphrase(later, earlier, later_vectors, earlier_vectors)
+    if scored is not None:
+        yield Match(later.node, earlier.node, scored.kind, scored.score, scored.evidence)
+
+
+def _features_with_vectors(item: tuple[str, dict[str, list[Any]]]) -> Iterable[tuple[str, tuple[DocFeatures, bytes]]]:
+    key, grouped = item
+    for features in grouped["features"][:1]:
+        for vectors in grouped["vectors"][:1]:
+            yield key, (features, vectors.vectors)
 
 
 def _apply_verdict(item: tuple[str, dict[str, list[Any]]]) -> Iterable[Any]:
@@ -176,9 +232,10 @@ def _apply_verdict(item: tuple[str, dict[str, list[Any]]]) -> Iterable[Any]:
 
 
 class Deduplicate(beam.PTransform):
-    def __init__(self, horizon_days: float = 7.0):
+    def __init__(self, horizon_days: float = 7.0, embedding_handler: ModelHandler | None = None):
         super().__init__()
         self._horizon_days = horizon_days
+        self._embedding_handler = embedding_handler
 
     def expand(self, inputs: dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
         with_features, dead = with_dead_letters(inputs["articles"], FeaturesFn(), "Features")
@@ -192,17 +249,36 @@ class Deduplicate(beam.PTransform):
             | "BucketPairs" >> beam.FlatMap(bucket_pairs, horizon)
             | "DistinctPairs" >> beam.Distinct()
         )
-        # Join each pair with both articles' features: pairs travel, articles do not.
-        half = (
-            {"features": features, "pair": pairs}
-            | "JoinEarlier" >> beam.CoGroupByKey()
-            | "AttachEarlier" >> beam.FlatMap(_attach_first)
+        wording = (
+            pairs
+            | "PairFeatures" >> JoinPairSides(features)
+            | "ScoreWording" >> beam.ParDo(ScoreWordingFn()).with_outputs(ScoreWordingFn.MEANING, main="matches")
         )
-        reprint_matches = (
-            {"features": features, "earlier": half}
-            | "JoinLater" >> beam.CoGroupByKey()
-            | "ScorePairs" >> beam.FlatMap(_score_pairs).with_output_types(Match)
+        meaning_pairs = wording[ScoreWordingFn.MEANING]
+        to_embed = (
+            meaning_pairs
+            | "KeysToEmbed" >> beam.FlatMap(lambda pair: [(pair[0], None), (pair[1], None)])
+            | "OncePerKey" >> beam.CombinePerKey(lambda _values: None)
         )
+        vectors = (
+            {"features": features, "wanted": to_embed}
+            | "JoinWanted" >> beam.CoGroupByKey()
+            | "SentencesToEmbed" >> beam.FlatMap(
+                lambda item: [(item[0], list(f.sentences)) for f in item[1]["features"][:1] if item[1]["wanted"]])
+            | "EmbedSentences" >> EmbedSentences(self._embedding_handler)
+            | "VectorsByKey" >> beam.Map(lambda v: (v.entry_key, v))
+        )
+        features_and_vectors = (
+            {"features": features, "vectors": vectors}
+            | "JoinVectors" >> beam.CoGroupByKey()
+            | "WithVectors" >> beam.FlatMap(_features_with_vectors)
+        )
+        paraphrases = (
+            meaning_pairs
+            | "PairVectors" >> JoinPairSides(features_and_vectors)
+            | "ScoreMeaning" >> beam.FlatMap(_score_meaning).with_output_types(Match)
+        )
+        reprint_matches = (wording.matches, paraphrases) | "ReprintMatches" >> beam.Flatten()
         verdicts = (
             (inputs["entry_matches"], reprint_matches)
             | "AllMatches" >> beam.Flatten()

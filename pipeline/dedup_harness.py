@@ -1,0 +1,126 @@
+"""``newsbeam dedup``: only the dedup stage, through Beam, on documents given as JSON lines.
+
+Input lines: ``{"id", "url", "title", "text", "published" (ISO 8601, optional), "source" (optional)}``.
+Output lines, one per usable input document: ``{"id", "duplicate_of", "cluster_id", "kind", "score"}``
+with the caller's ids unchanged. Unusable lines go to the dead-letter file with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import apache_beam as beam
+from apache_beam import pvalue
+
+from schemas.records import Article, NewsRecord
+from transforms.deadletters import DEAD_LETTERS, count, dead_letter
+from transforms.dedup import Deduplicate
+from transforms.lib.urls import source_domain
+from transforms.sinks import to_json_line
+
+UNKNOWN_TIME = "1970-01-01T00:00:00Z"  # documents without a date sort first, then by id
+
+
+class BadDocument(ValueError):
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def parse_document(line: str) -> Article:
+    """One input line -> the Article the dedup stage compares. Raises BadDocument."""
+    try:
+        doc = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise BadDocument("bad_json", f"not JSON: {error}") from None
+    if not isinstance(doc, dict):
+        raise BadDocument("bad_json", "a line must be a JSON object")
+    doc_id, text = doc.get("id"), doc.get("text")
+    if not isinstance(doc_id, str) or not doc_id:
+        raise BadDocument("no_id", "missing or non-string 'id'")
+    if not isinstance(text, str) or not text.strip():
+        raise BadDocument("no_text", f"document {doc_id!r} has no 'text'")
+    url = doc.get("url") if isinstance(doc.get("url"), str) else ""
+    source = doc.get("source") if isinstance(doc.get("source"), str) else None
+    published, published_from = parse_time(doc.get("published"), doc_id)
+    return Article(
+        entry_key=doc_id, id=doc_id, guid=None, url=url, canonical_url=url, feed_url="",
+        source_domain=source_domain(url) if url else (source or ""), title=doc.get("title") or None, author=None,
+        published=published, published_from=published_from, language=None, site_name=source, description=None,
+        summary=None, categories=[], body=text, body_source="input", body_note=None, fetched_at=UNKNOWN_TIME,
+    )
+
+
+def parse_time(value: Any, doc_id: str) -> tuple[str, str]:
+    if value in (None, ""):
+        return UNKNOWN_TIME, "unknown"
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise BadDocument("bad_published", f"document {doc_id!r}: 'published' is not ISO 8601: {value!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "published"
+
+
+class ParseDocumentFn(beam.DoFn):
+    def process(self, line: str) -> Iterable[Any]:
+        if not line.strip():
+            return
+        try:
+            article = parse_document(line)
+        except BadDocument as error:
+            yield pvalue.TaggedOutput(DEAD_LETTERS, dead_letter("read_documents", "entry", line, error))
+            return
+        count("entries.in")
+        yield article
+
+
+def _one_per_id(item: tuple[str, Iterable[Article]]) -> Iterable[Any]:
+    """Ids must be unique: the first copy (by text) is kept, the others are dead letters."""
+    _doc_id, articles = item
+    ordered = sorted(articles, key=lambda a: (a.body, a.published, a.url))
+    yield ordered[0]
+    for extra in ordered[1:]:
+        error = BadDocument("duplicate_id", f"id {extra.id!r} appears more than once in the input")
+        yield pvalue.TaggedOutput(DEAD_LETTERS, dead_letter("read_documents", "entry", extra, error))
+
+
+def verdict_line(record: NewsRecord) -> str:
+    return json.dumps({
+        "id": record.id,
+        "duplicate_of": record.duplicate_of,
+        "cluster_id": record.duplicate_of or record.id,
+        "kind": record.dedup.kind,
+        "score": record.dedup.score,
+    })
+
+
+def build_dedup(p: beam.Pipeline, input_path: str, output_path: str, dead_letter_path: str,
+                horizon_days: float) -> None:
+    lines = p | "ReadDocuments" >> beam.io.ReadFromText(input_path)
+    parsed = lines | "ParseDocuments" >> beam.ParDo(ParseDocumentFn()).with_outputs(DEAD_LETTERS, main="articles")
+    unique = (
+        parsed.articles
+        | "ById" >> beam.Map(lambda a: (a.id, a))
+        | "GroupById" >> beam.GroupByKey()
+        | "OnePerId" >> beam.FlatMap(_one_per_id).with_outputs(DEAD_LETTERS, main="articles")
+    )
+    empty = p | "NoFeedMatches" >> beam.Create([])
+    dedup = {"articles": unique.articles, "entry_duplicates": empty, "entry_matches": empty} | "Dedup" >> Deduplicate(
+        horizon_days)
+    (
+        (dedup["canonical"], dedup["duplicates"])
+        | "AllVerdicts" >> beam.Flatten()
+        | "VerdictLines" >> beam.Map(verdict_line)
+        | "WriteVerdicts" >> beam.io.WriteToText(output_path, shard_name_template="", num_shards=1)
+    )
+    (
+        (parsed[DEAD_LETTERS], unique[DEAD_LETTERS], dedup["dead_letters"])
+        | "AllDeadLetters" >> beam.Flatten()
+        | "DeadLetterLines" >> beam.Map(to_json_line)
+        | "WriteDeadLetters" >> beam.io.WriteToText(dead_letter_path, shard_name_template="", num_shards=1)
+    )
