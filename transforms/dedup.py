@@ -32,7 +32,7 @@ from apache_beam.ml.inference.base import ModelHandler
 
 from schemas.records import Article, DedupNode, DocFeatures, FeedEntry, Match
 from transforms.deadletters import StageDoFn, count, with_dead_letters
-from transforms.lib.fingerprints import anchor_band_keys, article_features, lsh_band_keys
+from transforms.lib.fingerprints import article_features, candidate_keys
 from transforms.lib.records import CANONICAL, record_from_article, record_from_entry
 from transforms.lib.similarity import needs_meaning_check, score_pair, score_paraphrase
 from transforms.lib.verdicts import order_key, resolve
@@ -115,10 +115,8 @@ class FeaturesFn(StageDoFn):
         yield article, article_features(article)
 
 
-def candidate_keys(features: DocFeatures) -> list[tuple[str, DedupNode]]:
-    keys = [f"text:{features.text_hash}", *lsh_band_keys(list(features.minhash)),
-            *anchor_band_keys(list(features.anchors))]
-    return [(key, features.node) for key in keys]
+def keyed_by_bucket(features: DocFeatures) -> list[tuple[str, DedupNode]]:
+    return [(key, features.node) for key in candidate_keys(features)]
 
 
 def _days_apart(a: DedupNode, b: DedupNode) -> float:
@@ -244,7 +242,7 @@ class Deduplicate(beam.PTransform):
         horizon = self._horizon_days
         pairs = (
             with_features
-            | "CandidateKeys" >> beam.FlatMap(lambda af: candidate_keys(af[1]))
+            | "CandidateKeys" >> beam.FlatMap(lambda af: keyed_by_bucket(af[1]))
             | "GroupCandidates" >> beam.GroupByKey()
             | "BucketPairs" >> beam.FlatMap(bucket_pairs, horizon)
             | "DistinctPairs" >> beam.Distinct()

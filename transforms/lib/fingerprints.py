@@ -118,6 +118,12 @@ def anchor_band_keys(anchors: list[str]) -> list[str]:
     return keys
 
 
+def candidate_keys(features: DocFeatures) -> list[str]:
+    """Bucket keys: articles sharing any key are compared (text hash, shingle bands, anchor bands)."""
+    return [f"text:{features.text_hash}", *lsh_band_keys(list(features.minhash)),
+            *anchor_band_keys(list(features.anchors))]
+
+
 def article_features(article: Article) -> DocFeatures:
     shingles = shingle_hashes(article.body)
     sentences = split_sentences(article.body)

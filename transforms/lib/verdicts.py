@@ -33,6 +33,11 @@ def _preference(match: Match) -> tuple:
     return (KIND_RANK.get(match.kind, len(KIND_RANK)), -match.score, order_key(match.earlier))
 
 
+def best_match(candidates: list[Match]) -> Match:
+    """The strongest kind, then the highest score, then the earliest."""
+    return min(candidates, key=_preference)
+
+
 def resolve(matches: Iterable[Match]) -> list[DedupVerdict]:
     """One verdict per article named in ``matches``, in publication order."""
     nodes: dict[str, DedupNode] = {}
@@ -54,7 +59,7 @@ def resolve(matches: Iterable[Match]) -> list[DedupVerdict]:
             verdicts.append(DedupVerdict(node.entry_key, None, DedupInfo(
                 "canonical", 0.0, None, [], None)))
             continue
-        best = min(candidates, key=_preference)
+        best = best_match(candidates)
         root = root_of[best.earlier.entry_key]
         root_of[node.entry_key] = root
         duplicates_of[root.entry_key] += 1

@@ -1,0 +1,74 @@
+"""The incremental index gives the batch path's verdicts, survives serialisation, and stays bounded."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+
+from pipeline.dedup_harness import parse_document
+from tests.conftest import PROJECT
+from transforms.lib.embeddings import encode_documents, load_sentence_model
+from transforms.lib.fingerprints import article_features
+from transforms.lib.reprint_index import ReprintIndex
+from transforms.lib.verdicts import order_key
+
+LABELLED = PROJECT / "tests" / "data" / "dedup_eval.jsonl"
+
+
+@pytest.fixture(scope="module")
+def labelled_features():
+    lines = [line for line in LABELLED.read_text().splitlines() if line.strip()]
+    features = [article_features(parse_document(line)) for line in lines]
+    return sorted(features, key=lambda f: order_key(f.node)), {json.loads(x)["id"]: json.loads(x) for x in lines}
+
+
+@pytest.fixture(scope="module")
+def embed():
+    model = load_sentence_model()
+    return lambda sentences: encode_documents(model, [sentences])[0]
+
+
+def test_incremental_verdicts_match_the_labelled_clusters(labelled_features, embed):
+    features, truth = labelled_features
+    index = ReprintIndex(horizon_days=7)
+    cluster_of = {}
+    for f in features:
+        verdict = index.assign(f, embed)
+        cluster_of[f.node.id] = verdict.duplicate_of or f.node.id
+    true_cluster = {doc_id: doc["cluster"] for doc_id, doc in truth.items()}
+    ids = sorted(true_cluster)
+    disagreements = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]
+                     if (true_cluster[a] == true_cluster[b]) != (cluster_of[a] == cluster_of[b])]
+    assert disagreements == []
+
+
+def test_index_round_trips_and_keeps_matching(labelled_features, embed):
+    features, _truth = labelled_features
+    index = ReprintIndex(horizon_days=7)
+    for f in features[:-10]:
+        index.assign(f, embed)
+    restored = ReprintIndex.from_bytes(index.to_bytes())
+    assert len(restored) == len(index) and restored.buckets.keys() == index.buckets.keys()
+    for f in features[-10:]:
+        assert index.assign(f, embed) == restored.assign(f, embed)
+
+
+def test_eviction_bounds_the_index(labelled_features):
+    features, _truth = labelled_features
+    index = ReprintIndex(horizon_days=1)
+    for f in features:
+        index.add(f)
+    newest = max(f.node.published for f in features)
+    evicted = index.evict_beyond_horizon(newest)
+    cutoff = (datetime.fromisoformat(newest.replace("Z", "+00:00")) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert evicted == sum(f.node.published < cutoff for f in features) > 0
+    assert all(a.features.node.published >= cutoff for a in index.articles.values())
+    assert all(key in index.buckets for a in index.articles.values() for key in a.keys)
+    assert sum(len(m) for m in index.buckets.values()) == sum(len(a.keys) for a in index.articles.values())
+
+
+def test_corrupt_index_is_a_clear_error():
+    with pytest.raises(ValueError, match="not a reprint index"):
+        ReprintIndex.from_bytes(b"garbage")

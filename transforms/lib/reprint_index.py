@@ -1,0 +1,202 @@
+"""An incremental reprint index: the same verdict logic as the batch GroupByKey path, one article at a time.
+
+Used where articles arrive over time: streaming (in keyed state) and
+scheduled batch runs (carried from one run to the next). It is a plain
+value: ``to_bytes()`` / ``from_bytes()`` round-trip it, with no code or
+pickles inside, so a run can start from the previous run's index.
+
+Bounded: ``evict_before(time)`` drops articles published before ``time``
+(the caller passes "newest publication seen minus the horizon"); buckets are
+pruned with them. Memory per article is dominated by its int8 sentence
+vectors (384 bytes a sentence, at most ``MAX_SENTENCES_KEPT``); articles
+compared by wording only (no vectors) cost about 1-3 kB.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from schemas.records import DedupInfo, DedupNode, DedupVerdict, DocFeatures, Match
+from transforms.lib.embeddings import DIMENSIONS
+from transforms.lib.fingerprints import candidate_keys
+from transforms.lib.similarity import needs_meaning_check, score_pair, score_paraphrase
+from transforms.lib.verdicts import best_match, order_key
+
+Embed = Callable[[list[str]], bytes]
+
+FORMAT_VERSION = 1
+MAX_SENTENCES_KEPT = 40
+MAX_CANDIDATES = 64  # per lookup, nearest in time first: a bucket full of boilerplate cannot explode the work
+
+
+@dataclass
+class IndexedArticle:
+    features: DocFeatures  # shingles as a compact array; the MinHash is dropped (its band keys are kept)
+    keys: list[str]
+    root: DedupNode  # the canonical copy this article belongs to (itself when canonical)
+    vectors: bytes | None = None  # sentence vectors, computed when first needed
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class ReprintIndex:
+    """Recent articles by bucket key; ``match`` compares a new article with them."""
+
+    def __init__(self, horizon_days: float = 7.0):
+        self.horizon_days = horizon_days
+        self.articles: dict[str, IndexedArticle] = {}
+        self.buckets: dict[str, list[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self.articles)
+
+    def candidates(self, features: DocFeatures) -> list[IndexedArticle]:
+        """Indexed articles sharing a bucket with ``features``, within the horizon, nearest in time first."""
+        found: dict[str, IndexedArticle] = {}
+        for key in candidate_keys(features):
+            for entry_key in self.buckets.get(key, ()):
+                if entry_key != features.node.entry_key:
+                    found[entry_key] = self.articles[entry_key]
+        published = _parse(features.node.published)
+        horizon = timedelta(days=self.horizon_days)
+        near = [a for a in found.values() if abs(_parse(a.features.node.published) - published) <= horizon]
+        near.sort(key=lambda a: (abs(_parse(a.features.node.published) - published), order_key(a.features.node)))
+        return near[:MAX_CANDIDATES]
+
+    def match(self, features: DocFeatures, embed: Embed | None = None) -> tuple[list[Match], bytes | None]:
+        """Matches between ``features`` and indexed articles (each oriented earlier/later), and the
+        new article's sentence vectors if a meaning check needed them.
+
+        ``embed`` (sentences -> vectors) runs only for pairs that need a
+        meaning check: at most once for the new article, once per indexed one
+        (then cached). Without it, articles are compared by wording only.
+        """
+        matches, vectors = [], None
+        for other in self.candidates(features):
+            later, earlier = (features, other.features)
+            if order_key(features.node) < order_key(other.features.node):
+                later, earlier = earlier, later
+            scored = score_pair(later, earlier)
+            if scored is None and embed is not None and needs_meaning_check(later, earlier):
+                if vectors is None:
+                    vectors = embed(list(features.sentences))
+                if other.vectors is None:
+                    other.vectors = embed(list(other.features.sentences))
+                later_vectors, earlier_vectors = ((vectors, other.vectors) if later is features
+                                                  else (other.vectors, vectors))
+                scored = score_paraphrase(later, earlier, later_vectors, earlier_vectors)
+            if scored is not None:
+                matches.append(Match(later.node, earlier.node, scored.kind, scored.score, scored.evidence))
+        return matches, vectors
+
+    def add(self, features: DocFeatures, root: DedupNode | None = None, vectors: bytes | None = None) -> None:
+        """Index an article (after its verdict): ``root`` is its canonical copy, itself by default."""
+        entry_key = features.node.entry_key
+        if entry_key in self.articles:
+            self.remove(entry_key)
+        keys = candidate_keys(features)
+        compact = features._replace(shingles=array("I", features.shingles), minhash=[],
+                                    sentences=list(features.sentences)[:MAX_SENTENCES_KEPT])
+        if vectors is not None:
+            vectors = vectors[: MAX_SENTENCES_KEPT * DIMENSIONS]
+        self.insert(compact, keys, root or features.node, vectors)
+
+    def assign(self, features: DocFeatures, embed: Callable[[list[str]], bytes] | None = None) -> DedupVerdict:
+        """Verdict for an article arriving after every article it could copy, then index it.
+
+        The same rule as ``transforms.lib.verdicts.resolve``: a duplicate of
+        the canonical root of its best match against earlier articles.
+        """
+        matches, vectors = self.match(features, embed)
+        earlier = [m for m in matches if m.later.entry_key == features.node.entry_key]
+        if not earlier:
+            self.add(features, features.node, vectors)
+            return DedupVerdict(features.node.entry_key, None, DedupInfo("canonical", 0.0, None, [], None))
+        best = best_match(earlier)
+        root = self.root_of(best.earlier.entry_key) or best.earlier
+        self.add(features, root, vectors)
+        evidence = [*best.evidence, f"matched_entry={best.earlier.entry_key}", f"candidates={len(earlier)}"]
+        return DedupVerdict(features.node.entry_key, root.id,
+                            DedupInfo(best.kind, best.score, best.earlier.id, evidence, None))
+
+    def insert(self, features: DocFeatures, keys: list[str], root: DedupNode, vectors: bytes | None) -> None:
+        entry_key = features.node.entry_key
+        self.articles[entry_key] = IndexedArticle(features, keys, root, vectors)
+        for key in keys:
+            self.buckets.setdefault(key, []).append(entry_key)
+
+    def root_of(self, entry_key: str) -> DedupNode | None:
+        article = self.articles.get(entry_key)
+        return article.root if article else None
+
+    def remove(self, entry_key: str) -> None:
+        article = self.articles.pop(entry_key)
+        for key in article.keys:
+            members = self.buckets.get(key)
+            if members is not None:
+                members.remove(entry_key)
+                if not members:
+                    del self.buckets[key]
+
+    def evict_before(self, published: str) -> int:
+        """Drop articles published before ``published``; returns how many."""
+        old = [k for k, a in self.articles.items() if a.features.node.published < published]
+        for entry_key in old:
+            self.remove(entry_key)
+        return len(old)
+
+    def evict_beyond_horizon(self, newest_published: str) -> int:
+        cutoff = (_parse(newest_published) - timedelta(days=self.horizon_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return self.evict_before(cutoff)
+
+    # Serialisation: JSON of plain values, zlib-compressed. Integer lists and
+    # vectors are packed as base64 arrays to keep the state small.
+    def to_bytes(self) -> bytes:
+        rows = []
+        for article in self.articles.values():
+            f = article.features
+            rows.append({
+                "node": list(f.node), "root": list(article.root), "source_domain": f.source_domain,
+                "site_name": f.site_name, "text_hash": f.text_hash, "shingles": _pack("I", f.shingles),
+                "keys": article.keys, "anchors": list(f.anchors), "sentences": list(f.sentences),
+                "attributed_source": f.attributed_source,
+                "vectors": base64.b64encode(article.vectors).decode("ascii") if article.vectors else None,
+            })
+        document = {"format": FORMAT_VERSION, "horizon_days": self.horizon_days, "articles": rows}
+        return zlib.compress(json.dumps(document, separators=(",", ":")).encode("utf-8"), 6)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ReprintIndex:
+        try:
+            document = json.loads(zlib.decompress(data))
+        except (zlib.error, ValueError) as error:
+            raise ValueError(f"not a reprint index: {error}") from None
+        if document.get("format") != FORMAT_VERSION:
+            raise ValueError(f"reprint index format {document.get('format')!r}, expected {FORMAT_VERSION}")
+        index = cls(document["horizon_days"])
+        for row in document["articles"]:
+            features = DocFeatures(
+                node=DedupNode(*row["node"]), source_domain=row["source_domain"], site_name=row["site_name"],
+                text_hash=row["text_hash"], shingles=_unpack("I", row["shingles"]), minhash=[],
+                anchors=row["anchors"], sentences=row["sentences"], attributed_source=row["attributed_source"])
+            vectors = base64.b64decode(row["vectors"]) if row["vectors"] else None
+            index.insert(features, row["keys"], DedupNode(*row["root"]), vectors)
+        return index
+
+
+def _pack(typecode: str, values) -> str:
+    return base64.b64encode(array(typecode, values).tobytes()).decode("ascii")
+
+
+def _unpack(typecode: str, text: str) -> array:
+    values = array(typecode)
+    values.frombytes(base64.b64decode(text))
+    return values
