@@ -127,3 +127,20 @@ def test_the_tribune_rewrite_is_a_paraphrase_of_the_bbc_report(shared_dir, tmp_p
     assert tribune["dedup"]["kind"] == "paraphrase"
     assert tribune["dedup"]["attributed_source"] == "BBC"
     assert any(e.startswith("credits=BBC") for e in tribune["dedup"]["evidence"])
+
+
+def test_dedup_harness_dead_letters_bad_lines_and_keeps_ids(tmp_path):
+    good = {"id": "caller-1", "url": "http://a.example/1", "title": "T", "text": "Some text about Carrow. " * 10,
+            "published": "2026-11-18T08:00:00+02:00", "source": "A"}
+    lines = [json.dumps(good), "{not json", json.dumps({"text": "no id"}), json.dumps({"id": "x", "text": " "}),
+             json.dumps({**good, "id": "bad-date", "published": "yesterday"}), json.dumps(good), ""]
+    source = tmp_path / "docs.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    output = tmp_path / "verdicts.jsonl"
+    assert main(["dedup", "--input", str(source), "--output", str(output)]) == 0
+    verdicts = [json.loads(line) for line in output.read_text().splitlines()]
+    assert verdicts == [{"id": "caller-1", "duplicate_of": None, "cluster_id": "caller-1", "kind": "canonical",
+                         "score": 0.0}]
+    dead = [json.loads(line) for line in (tmp_path / "verdicts.jsonl.dead_letters.jsonl").read_text().splitlines()]
+    assert sorted(d["reason"] for d in dead) == ["bad_json", "bad_published", "duplicate_id", "no_id", "no_text"]
+    assert main(["dedup", "--input", str(tmp_path / "missing.jsonl"), "--output", str(output)]) == 2
