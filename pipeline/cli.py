@@ -23,6 +23,7 @@ from transforms.lib.feedlist import read_feed_list
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample"
 OUTPUT_TABLES = ("records", "duplicates", "dead_letters")
 EXIT_INVARIANT_FAILED = 3
+EXIT_STAGE_FAILED = 4
 
 _LOG = logging.getLogger("newsbeam")
 
@@ -70,7 +71,11 @@ def run(config: RunConfig, beam_args: list[str]) -> tuple[int, dict[str, Any]]:
     write_summary(config.output, summary)
     print(render(summary))
     print(f"output     {config.output}/ (records-*, duplicates-*, dead_letters-*, run_summary.json)")
-    return (0 if summary["invariant"]["holds"] else EXIT_INVARIANT_FAILED), summary
+    if not summary["invariant"]["holds"]:
+        return EXIT_INVARIANT_FAILED, summary
+    if summary["failed_stages"]:
+        return EXIT_STAGE_FAILED, summary
+    return 0, summary
 
 
 def run_demo(args: argparse.Namespace, beam_args: list[str]) -> int:

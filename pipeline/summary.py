@@ -34,6 +34,10 @@ def summarise(counters: dict[str, int], feeds_listed: int, wall_seconds: float) 
         if name.startswith("dead_letter.") and value:
             _, unit, stage, reason = name.split(".", 3)
             dead_by_stage.setdefault(unit, {}).setdefault(stage, {})[reason] = value
+    stages_in = by_suffix("stage_in.")
+    dead_per_stage = {stage: sum(r.values()) for unit in dead_by_stage.values() for stage, r in unit.items()}
+    # A stage that dead-letters every element it is given is broken (a bug) or cut off (an outage).
+    failed_stages = sorted(stage for stage, n in stages_in.items() if n and dead_per_stage.get(stage, 0) >= n)
     entries_in = counters.get("entries.in", 0)
     records = counters.get("out.records", 0)
     duplicates = counters.get("out.duplicates", 0)
@@ -62,6 +66,8 @@ def summarise(counters: dict[str, int], feeds_listed: int, wall_seconds: float) 
             "dead_letters": entry_dead,
             "holds": entries_in == records + duplicates + entry_dead,
         },
+        "stages_in": stages_in,
+        "failed_stages": failed_stages,
         "wall_seconds": round(wall_seconds, 2),
         "counters": dict(sorted(counters.items())),
     }
@@ -88,6 +94,8 @@ def render(summary: dict[str, Any]) -> str:
     verdict = "holds" if inv["holds"] else "FAILS"
     lines.append(f"invariant  entries {inv['entries']} = records {inv['records']} + duplicates {inv['duplicates']}"
                  f" + dead letters {inv['dead_letters']}: {verdict}")
+    for stage in summary["failed_stages"]:
+        lines.append(f"FAILED     stage {stage} dead-lettered all {summary['stages_in'][stage]} elements it was given")
     lines.append(f"wall time  {summary['wall_seconds']:.1f} s")
     return "\n".join(lines)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 import random
 
-from schemas.records import DedupNode, DocFeatures, Match
-from tests.test_extraction import entry
+from schemas.records import DedupNode, Match
+from tests.builders import entry, features
 from transforms.dedup import bucket_pairs, guid_key
 from transforms.lib.fingerprints import (
     attributed_source,
@@ -24,12 +24,6 @@ _RNG = random.Random(7)
 WIRE = " ".join(
     f"Paragraph {i}: dockworkers at Halvergate walked out " + " ".join(_RNG.choices(_VOCAB, k=25)) + "."
     for i in range(12))
-
-
-def features(key: str, body: str, published: str = "2026-11-17T06:00:00Z") -> DocFeatures:
-    shingles = shingle_hashes(body)
-    return DocFeatures(DedupNode(key, f"id-{key}", published), "x.example", text_hash(body), shingles,
-                       minhash_signature(shingles), attributed_source(body))
 
 
 def test_text_hash_ignores_case_spacing_and_typography():

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.records import FeedEntry, FetchedPage
+from schemas.records import FetchedPage
+from tests.builders import entry
 from transforms.lib.extraction import ExtractSettings, NoText, build_article, declared_language
 from transforms.lib.text import decode_html, html_to_text
 
@@ -11,12 +12,6 @@ PAGE = (f"<html lang='en-GB'><head><title>Strike | Wire</title><meta name='autho
         f"<body><nav><a href='/'>Home</a><a href='/world'>World</a></nav><div class='ad'>Advert: buy now</div>"
         f"<article><h1>Port strike</h1><p>{BODY}</p></article>"
         f"<section class='comments'><p>Reader: this is outrageous</p></section><footer>(c) Wire</footer></body></html>")
-
-
-def entry(content=None, summary=None, published_from="published") -> FeedEntry:
-    return FeedEntry("k1", "id1", None, "http://w.example/a", "http://w.example/a", "http://w.example/rss",
-                     "w.example", "Feed title", "2026-11-17T06:00:00Z", published_from, summary, content, None, [],
-                     "2026-11-24T00:00:00Z")
 
 
 def page(html=None, error=None, e=None) -> FetchedPage:
@@ -47,7 +42,7 @@ def test_thin_page_falls_back_to_longer_feed_text():
 def test_no_text_anywhere_is_an_error():
     with pytest.raises(NoText) as error:
         build_article(page(None, "http_404: gone"), ExtractSettings())
-    assert error.value.reason == "page_failed_no_feed_text"
+    assert error.value.reason == "page_http_404"
 
 
 def test_decode_html_handles_mislabelled_charsets():

@@ -11,10 +11,10 @@ import pytest
 from bench.eval_dedup import load_documents, pair_scores, run_newsbeam
 from pipeline.cli import main
 from pipeline.siteserver import SiteServer
+from tests.builders import article
 from tests.conftest import PROJECT
 from tests.pipeline_run import read_outputs
 from tests.seedpages import TRIBUNE_HOST, page, rss, seed_paragraphs, write_site
-from tests.test_transforms import article
 from transforms.lib.fingerprints import anchor_terms, article_features
 from transforms.lib.sentences import split_sentences
 from transforms.lib.similarity import credits, monotone_alignment

@@ -35,7 +35,8 @@ def test_every_record_type_is_a_beam_schema(record_type):
 
 
 def test_a_record_survives_the_row_coder():
-    from tests.test_transforms import WIRE, article
+    from tests.builders import article
+    from tests.test_dedup_logic import WIRE
     from transforms.lib.records import CANONICAL, record_from_article
 
     record = record_from_article(article("k", WIRE, "2026-11-17T06:00:00Z", "http://a.example/k"), None, CANONICAL)

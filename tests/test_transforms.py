@@ -8,11 +8,12 @@ import json
 import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to, is_empty
 
-from schemas.records import Article, DedupInfo, FetchedPage
+from schemas.records import DedupInfo, FetchedPage
+from tests.builders import article, entry
 from tests.conftest import beam_test_pipeline
 from tests.faultserver import fixed
 from tests.test_dedup_logic import WIRE
-from tests.test_extraction import PAGE, entry
+from tests.test_extraction import PAGE
 from transforms.deadletters import StageDoFn, with_dead_letters
 from transforms.dedup import Deduplicate, ExactEntryDedup
 from transforms.entities import EnrichEntities
@@ -76,12 +77,7 @@ def test_extract_articles_dead_letters_entries_without_any_text():
         assert_that(out["articles"] | "S" >> beam.Map(lambda a: (a.entry_key, a.body_source)),
                     equal_to([("k1", "page")]), label="articles")
         assert_that(out["dead_letters"] | "R" >> beam.Map(lambda d: (d.stage, d.reason)),
-                    equal_to([("extract", "page_failed_no_feed_text")]), label="dead")
-
-
-def article(key: str, body: str, published: str, url: str) -> Article:
-    return Article(key, f"id-{key}", None, url, url, "http://f/rss", url.split("/")[2], key, None, published,
-                   "published", "en", None, None, None, [], body, "page", None, "2026-11-24T00:00:00Z")
+                    equal_to([("extract", "page_http_404")]), label="dead")
 
 
 def test_deduplicate_marks_copies_and_keeps_originals(tmp_path):

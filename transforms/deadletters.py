@@ -79,6 +79,7 @@ class StageDoFn(beam.DoFn):
         return getattr(element, "url", None)
 
     def process(self, element: Any) -> Iterable[Any]:
+        count(f"stage_in.{self.stage}")
         try:
             outputs = list(self.handle(element))  # all or nothing: an element is never half-emitted
         except Exception as error:

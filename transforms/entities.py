@@ -44,6 +44,11 @@ class SpacyNerModelHandler(ModelHandler[str, list[Entity], Any]):
         return "newsbeam_ner"
 
 
+def _keyed_for_ner(record: NewsRecord) -> tuple[NewsRecord, str]:
+    count("stage_in.entities")
+    return record, record.body or ""
+
+
 def _with_entities(item: tuple[NewsRecord, PredictionResult]) -> NewsRecord:
     record, result = item
     count("entities.records_with_entities" if result.inference else "entities.records_without_entities")
@@ -64,7 +69,7 @@ class EnrichEntities(beam.PTransform):
         self._handler = KeyedModelHandler(model_handler or SpacyNerModelHandler())
 
     def expand(self, records: beam.PCollection) -> dict[str, beam.PCollection]:
-        keyed = records | "KeyByRecord" >> beam.Map(lambda r: (r, r.body or ""))
+        keyed = records | "KeyByRecord" >> beam.Map(_keyed_for_ner)
         main, failed = keyed | "NER" >> RunInference(self._handler).with_exception_handling()
         enriched = main | "AttachEntities" >> beam.Map(_with_entities).with_output_types(NewsRecord)
         dead = failed.failed_inferences | "NerDeadLetters" >> beam.FlatMap(_failed_batch_to_dead_letters)

@@ -17,7 +17,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from schemas.records import FetchResult
-from transforms.deadletters import DEAD_LETTERS, dead_letter
+from transforms.deadletters import DEAD_LETTERS, count, dead_letter
 from transforms.lib.http import Fetcher, FetchSettings
 
 _LOG = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ class ConcurrentFetchFn(beam.DoFn):
     def process(self, batch: list[Any]) -> Iterable[Any]:
         assert self._executor is not None
         for element, (fetched, error) in zip(batch, self._executor.map(self._fetch_in_thread, batch)):
+            count(f"stage_in.{self.stage}")
             if error is None:
                 try:
                     yield from list(self.emit(element, fetched))

@@ -101,7 +101,8 @@ def build_article(page: FetchedPage, settings: ExtractSettings) -> Article:
         else:
             note = f"page body thin ({len(page_body)} chars)"
     else:
-        reason = "page_failed_no_feed_text" if page.error else "no_text"
+        # The page's own failure is the reason worth reporting: "page_http_404", "page_blocked_address"...
+        reason = f"page_{page.error.split(':', 1)[0]}" if page.error else "no_text"
         raise NoText(reason, f"no text for {entry.url}: {page.error or 'empty page and empty feed entry'}")
     meta = extracted or Extracted("", None, None, None, None, None, None)
     published, published_from = entry.published, entry.published_from

@@ -40,6 +40,7 @@ PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # refuse only what cannot be a feed.
 NOT_FEED_TYPE_PREFIXES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip")
 
+GZIP_MAGIC = b"\x1f\x8b"
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -250,7 +251,10 @@ class Fetcher:
             raise FetchError("too_large",
                              f"Content-Length {length} exceeds the {self.settings.max_bytes}-byte cap: {url}")
         raw = self._read_capped(url, response, deadline)
-        body = _decompress(url, raw, response.headers.get("Content-Encoding", ""), self.settings.max_decoded_bytes)
+        encoding = response.headers.get("Content-Encoding", "")
+        if not encoding and raw[:2] == GZIP_MAGIC:
+            encoding = "gzip"  # a gzipped file served without Content-Encoding (a .xml.gz, say)
+        body = _decompress(url, raw, encoding, self.settings.max_decoded_bytes)
         return self._result(url, response, body)
 
     def _read_capped(self, url: str, response: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
