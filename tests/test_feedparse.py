@@ -113,4 +113,21 @@ def test_entity_expansion_is_neutralised():
             "<item><title>&a;&a;&a;&a;&a;&a;</title><link>http://e.example/1</link></item></channel></rss>")
     assert b"<!ENTITY" not in neutralise_dtd(bomb.encode())
     feed = parse_feed(fetched(bomb))
-    assert all(len(e.title or "") < 1000 for e in feed.entries)
+    assert all(len(e.title or "") <= 1000 for e in feed.entries)  # expanded, then capped
+
+
+def test_simple_internal_entities_are_expanded():
+    body = ('<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY id "tag:example.com,"><!ENTITY ext SYSTEM '
+            '"file:///etc/passwd">]><rss version="2.0"><channel><title>t</title><item><title>&ext;x</title>'
+            '<link>http://e.example/1</link><guid isPermaLink="false">&id;2006:/blog/</guid></item></channel></rss>')
+    entry = parse_feed(fetched(body)).entries[0]
+    assert entry.guid == "tag:example.com,2006:/blog/"
+    assert "root:" not in (entry.title or "")
+
+
+def test_an_entity_bomb_is_refused_with_a_reason():
+    bomb = ('<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "' + "A" * 10_000 + '">]>'
+            "<rss version='2.0'><channel><title>" + "&a;" * 1_000 + "</title></channel></rss>")
+    with pytest.raises(FeedParseError) as error:
+        parse_feed(fetched(bomb))
+    assert error.value.reason == "entity_expansion"

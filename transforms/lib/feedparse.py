@@ -18,13 +18,16 @@ MAX_TITLE_CHARS = 1_000
 MAX_SUMMARY_CHARS = 20_000
 MAX_CONTENT_CHARS = 500_000
 
-# An internal DTD subset is where entity-expansion attacks live; feedparser's
-# fallback parser expands internal entities without limit. The DOCTYPE line
-# itself (RSS 0.91's, say) is kept so version detection still works.
-_INTERNAL_SUBSET_RE = re.compile(rb"(<!DOCTYPE[^\[>]*)\[.*?\]\s*>", re.DOTALL | re.IGNORECASE)
+# An internal DTD subset is where entity-expansion attacks live: feedparser's
+# fallback parser expands internal entities without limit. Simple internal
+# entities are legitimate in some feeds, so they are expanded here under a cap
+# on growth; external and parameter entities are dropped; the DTD goes. The
+# DOCTYPE line itself (RSS 0.91's, say) is kept so version detection works.
+_INTERNAL_SUBSET_RE = re.compile(rb"(<!DOCTYPE[^\[>]*)\[(.*?)\]\s*>", re.DOTALL | re.IGNORECASE)
 _ENTITY_DECL_RE = re.compile(rb"<!ENTITY[^>]*>", re.IGNORECASE)
-
-
+_INTERNAL_ENTITY_RE = re.compile(rb"""<!ENTITY\s+([A-Za-z_][\w.-]*)\s+(?:"([^"]*)"|'([^']*)')\s*>""")
+_PREDEFINED = frozenset({b"amp", b"lt", b"gt", b"quot", b"apos"})
+MAX_ENTITY_GROWTH = 1_000_000  # bytes an expansion may add to a feed
 class FeedParseError(ValueError):
     """Bytes that are not a feed feedparser can read."""
 
@@ -49,19 +52,48 @@ class ParsedFeed(NamedTuple):
     bad_entries: list[BadEntry]
 
 
-def neutralise_dtd(body: bytes) -> bytes:
-    """Remove internal DTD subsets and ENTITY declarations."""
-    body = _INTERNAL_SUBSET_RE.sub(rb"\1>", body)
-    return _ENTITY_DECL_RE.sub(b"", body)
+def neutralise_dtd(body: bytes, max_growth: int = MAX_ENTITY_GROWTH) -> bytes:
+    """Expand simple internal entities (growth capped), drop every other declaration and the DTD subset.
+
+    Raises FeedParseError("entity_expansion") when expansion would add more than ``max_growth`` bytes.
+    """
+    entities: dict[bytes, bytes] = {}
+    match = _INTERNAL_SUBSET_RE.search(body)
+    if match:
+        for name, double, single in _INTERNAL_ENTITY_RE.findall(match.group(2)):
+            if name not in _PREDEFINED:
+                entities[name] = double or single
+        body = body[:match.start()] + match.group(1) + b">" + body[match.end():]
+    body = _ENTITY_DECL_RE.sub(b"", body)
+    if not entities:
+        return body
+    budget = {"left": max_growth}
+    pattern = re.compile(rb"&(" + b"|".join(re.escape(n) for n in entities) + rb");")
+
+    def expand(ref: re.Match[bytes]) -> bytes:
+        value = entities[ref.group(1)]
+        budget["left"] -= len(value)
+        if budget["left"] < 0:
+            raise FeedParseError("entity_expansion", f"internal entities would add more than {max_growth} bytes")
+        return value
+
+    for _ in range(3):  # entities defined through other entities, a few levels deep
+        entities = {name: pattern.sub(expand, value) for name, value in entities.items()}
+    return pattern.sub(expand, body)
+
+
+def parse_bytes(result: FetchResult) -> feedparser.FeedParserDict:
+    """feedparser's own result for fetched bytes, DTD neutralised, with the response's headers."""
+    headers = {"content-location": result.final_url} if result.final_url else {}
+    if result.content_type:
+        headers["content-type"] = result.content_type + (f"; charset={result.charset}" if result.charset else "")
+    return feedparser.parse(neutralise_dtd(result.body), response_headers=headers, sanitize_html=True,
+                            resolve_relative_uris=True)
 
 
 def parse_feed(result: FetchResult) -> ParsedFeed:
     """Parse a fetched feed into entries, plus the entries that could not be used."""
-    headers = {"content-location": result.final_url}
-    if result.content_type:
-        headers["content-type"] = result.content_type + (f"; charset={result.charset}" if result.charset else "")
-    parsed = feedparser.parse(neutralise_dtd(result.body), response_headers=headers, sanitize_html=True,
-                              resolve_relative_uris=True)
+    parsed = parse_bytes(result)
     if not parsed.entries and not parsed.get("version"):
         problem = parsed.get("bozo_exception")
         raise FeedParseError("not_a_feed", f"no feed found in {result.url}: {problem or 'unknown format'}")
