@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import apache_beam as beam
-from apache_beam import pvalue
 
 from schemas.records import Article, NewsRecord
-from transforms.deadletters import DEAD_LETTERS, count, dead_letter
+from transforms.deadletters import count, dead_letter
 from transforms.dedup import Deduplicate
 from transforms.lib.urls import source_domain
 from transforms.sinks import to_json_line
+from transforms.tagging import DEAD_LETTERS, MAIN, split, tag
 
 UNKNOWN_TIME = "1970-01-01T00:00:00Z"  # documents without a date sort first, then by id
 
@@ -73,20 +73,20 @@ class ParseDocumentFn(beam.DoFn):
         try:
             article = parse_document(line)
         except BadDocument as error:
-            yield pvalue.TaggedOutput(DEAD_LETTERS, dead_letter("read_documents", "entry", line, error))
+            yield tag(DEAD_LETTERS, dead_letter("read_documents", "entry", line, error))
             return
         count("entries.in")
-        yield article
+        yield tag(MAIN, article)
 
 
 def _one_per_id(item: tuple[str, Iterable[Article]]) -> Iterable[Any]:
     """Ids must be unique: the first copy (by text) is kept, the others are dead letters."""
     _doc_id, articles = item
     ordered = sorted(articles, key=lambda a: (a.body, a.published, a.url))
-    yield ordered[0]
+    yield tag(MAIN, ordered[0])
     for extra in ordered[1:]:
         error = BadDocument("duplicate_id", f"id {extra.id!r} appears more than once in the input")
-        yield pvalue.TaggedOutput(DEAD_LETTERS, dead_letter("read_documents", "entry", extra, error))
+        yield tag(DEAD_LETTERS, dead_letter("read_documents", "entry", extra, error))
 
 
 def verdict_line(record: NewsRecord) -> str:
@@ -102,15 +102,15 @@ def verdict_line(record: NewsRecord) -> str:
 def build_dedup(p: beam.Pipeline, input_path: str, output_path: str, dead_letter_path: str,
                 horizon_days: float) -> None:
     lines = p | "ReadDocuments" >> beam.io.ReadFromText(input_path)
-    parsed = lines | "ParseDocuments" >> beam.ParDo(ParseDocumentFn()).with_outputs(DEAD_LETTERS, main="articles")
-    unique = (
-        parsed.articles
+    parsed = split(lines | "ParseDocuments" >> beam.ParDo(ParseDocumentFn()), "Parsed", MAIN, DEAD_LETTERS,
+                   types={MAIN: Article})
+    unique = split(
+        parsed[MAIN]
         | "ById" >> beam.Map(lambda a: (a.id, a))
         | "GroupById" >> beam.GroupByKey()
-        | "OnePerId" >> beam.FlatMap(_one_per_id).with_outputs(DEAD_LETTERS, main="articles")
-    )
+        | "OnePerId" >> beam.FlatMap(_one_per_id), "Unique", MAIN, DEAD_LETTERS, types={MAIN: Article})
     empty = p | "NoFeedMatches" >> beam.Create([])
-    dedup = {"articles": unique.articles, "entry_duplicates": empty, "entry_matches": empty} | "Dedup" >> Deduplicate(
+    dedup = {"articles": unique[MAIN], "entry_duplicates": empty, "entry_matches": empty} | "Dedup" >> Deduplicate(
         horizon_days)
     (
         (dedup["canonical"], dedup["duplicates"])

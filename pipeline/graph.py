@@ -20,6 +20,8 @@ from transforms.lib.http import utc_now
 from transforms.pages import FetchPages
 from transforms.sinks import WriteOutputs
 
+PORTABLE_SHARDS = 2  # output files per table when batching is portable (see transforms.batching)
+
 
 def feed_list_dead_letter(problem: FeedListProblem) -> DeadLetter:
     count(f"dead_letter.feed.read_feed_list.{problem.reason}")
@@ -34,16 +36,17 @@ def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: l
     list_dead = (p | "FeedListProblems" >> beam.Create(problems)
                  | "FeedListDeadLetters" >> beam.Map(feed_list_dead_letter))
 
-    feeds = listed | "ReadFeeds" >> ReadFeeds(config.fetch, config.fetch_concurrency)
+    portable = config.portable_batching
+    feeds = listed | "ReadFeeds" >> ReadFeeds(config.fetch, config.fetch_concurrency, portable=portable)
     exact = feeds["entries"] | "ExactDedup" >> ExactEntryDedup()
-    pages = exact["unique"] | "FetchPages" >> FetchPages(config.fetch, config.fetch_concurrency)
+    pages = exact["unique"] | "FetchPages" >> FetchPages(config.fetch, config.fetch_concurrency, portable=portable)
     articles = pages["pages"] | "Extract" >> ExtractArticles(config.extract)
     dedup = {
         "articles": articles["articles"],
         "entry_duplicates": exact["duplicates"],
         "entry_matches": exact["matches"],
-    } | "Dedup" >> Deduplicate(config.dedup_horizon_days)
-    enriched = dedup["canonical"] | "Entities" >> EnrichEntities(SpacyNerModelHandler(config.spacy_model))
+    } | "Dedup" >> Deduplicate(config.dedup_horizon_days, portable=portable)
+    enriched = dedup["canonical"] | "Entities" >> EnrichEntities(SpacyNerModelHandler(config.spacy_model), portable)
 
     dead_letters = (
         list_dead, feeds["dead_letters"], pages["dead_letters"], articles["dead_letters"],
@@ -53,4 +56,5 @@ def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: l
         "records": enriched["records"],
         "duplicates": dedup["duplicates"],
         "dead_letters": dead_letters,
-    } | "Write" >> WriteOutputs(config.output, config.fmt)
+        "entries": feeds["entries"],
+    } | "Write" >> WriteOutputs(config.output, config.fmt, num_shards=PORTABLE_SHARDS if portable else 0)

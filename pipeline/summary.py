@@ -12,10 +12,13 @@ from apache_beam.metrics.metric import MetricsFilter
 from transforms.deadletters import NAMESPACE
 
 
-def read_counters(result: Any) -> dict[str, int]:
-    """newsbeam's counters from a finished pipeline, summed over steps."""
+def read_counters(result: Any) -> dict[str, int] | None:
+    """newsbeam's counters from a finished pipeline, summed over steps; None if the runner has no metrics."""
     totals: dict[str, int] = defaultdict(int)
-    query = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+    try:
+        query = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+    except NotImplementedError:
+        return None
     for counter in query["counters"]:
         value = counter.committed if counter.committed is not None else counter.attempted
         totals[counter.key.metric.name] += int(value or 0)
@@ -98,6 +101,13 @@ def render(summary: dict[str, Any]) -> str:
         lines.append(f"FAILED     stage {stage} dead-lettered all {summary['stages_in'][stage]} elements it was given")
     lines.append(f"wall time  {summary['wall_seconds']:.1f} s")
     return "\n".join(lines)
+
+
+def read_tallies(output: str) -> dict[str, int]:
+    """The outcome counts the pipeline wrote as data (``tallies.jsonl``)."""
+    with FileSystems.open(FileSystems.join(output, "tallies.jsonl")) as handle:
+        rows = [json.loads(line) for line in handle.read().decode("utf-8").splitlines() if line.strip()]
+    return {row["name"]: int(row["value"]) for row in rows}
 
 
 def write_summary(output: str, summary: dict[str, Any]) -> str:

@@ -1,8 +1,8 @@
 """Dead letters: every stage's second output, and the counters behind the run summary.
 
 A stage DoFn derives from ``StageDoFn`` and implements ``handle``; anything
-``handle`` raises becomes a ``DeadLetter`` on the ``DEAD_LETTERS`` tagged
-output instead of failing the bundle. Expected failures raise an exception
+``handle`` raises becomes a ``DeadLetter`` on the ``DEAD_LETTERS`` output
+(see ``transforms.tagging``) instead of failing the bundle. Expected failures raise an exception
 with a ``reason`` attribute (``FetchError``, ``BadEntry``...); others are
 recorded with reason ``exception`` and their class, so a bug shows up in the
 summary as a stage that dead-letters everything.
@@ -16,15 +16,14 @@ from collections.abc import Iterable
 from typing import Any
 
 import apache_beam as beam
-from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
 from schemas.derive import to_plain
 from schemas.records import DeadLetter
 from transforms.lib.http import utc_now
+from transforms.tagging import DEAD_LETTERS, MAIN, Tagged, split, tag
 
 NAMESPACE = "newsbeam"
-DEAD_LETTERS = "dead_letters"
 MAX_ELEMENT_CHARS = 4_000
 
 _LOG = logging.getLogger(__name__)
@@ -73,6 +72,7 @@ class StageDoFn(beam.DoFn):
     unit = "entry"  # "feed" for per-feed stages; entries count in the accounting invariant
 
     def handle(self, element: Any) -> Iterable[Any]:
+        """The element's outputs: values, or ``tag(name, value)`` pairs for other outputs."""
         raise NotImplementedError
 
     def url_of(self, element: Any) -> str | None:
@@ -85,17 +85,15 @@ class StageDoFn(beam.DoFn):
         except Exception as error:
             if getattr(error, "reason", None) is None:
                 _LOG.warning("%s failed on an element: %r", self.stage, error, exc_info=True)
-            yield pvalue.TaggedOutput(DEAD_LETTERS, dead_letter(self.stage, self.unit, element, error,
-                                                                 url=self.url_of(element)))
+            yield tag(DEAD_LETTERS, dead_letter(self.stage, self.unit, element, error, url=self.url_of(element)))
             return
-        yield from outputs
+        for output in outputs:
+            yield output if isinstance(output, Tagged) else tag(MAIN, output)
 
 
 def with_dead_letters(pcoll: beam.PCollection, dofn: beam.DoFn, label: str, output_type: Any = None
                       ) -> tuple[beam.PCollection, beam.PCollection]:
     """Apply a DoFn that tags failures as DEAD_LETTERS; returns (main output, dead letters)."""
-    pardo = beam.ParDo(dofn)
-    if output_type is not None:
-        pardo = pardo.with_output_types(output_type)
-    outputs = pcoll | label >> pardo.with_outputs(DEAD_LETTERS, main="main")
-    return outputs.main, outputs[DEAD_LETTERS]
+    tagged = pcoll | label >> beam.ParDo(dofn)
+    outputs = split(tagged, label, MAIN, DEAD_LETTERS, types={MAIN: output_type} if output_type else None)
+    return outputs[MAIN], outputs[DEAD_LETTERS]

@@ -30,13 +30,14 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.ml.inference.base import ModelHandler
 
-from schemas.records import Article, DedupNode, DocFeatures, FeedEntry, Match
+from schemas.records import Article, DedupNode, DocFeatures, FeedEntry, Match, NewsRecord
 from transforms.deadletters import StageDoFn, count, with_dead_letters
 from transforms.lib.fingerprints import article_features, candidate_keys
 from transforms.lib.records import CANONICAL, record_from_article, record_from_entry
 from transforms.lib.similarity import needs_meaning_check, score_pair, score_paraphrase
 from transforms.lib.verdicts import order_key, resolve
 from transforms.sentence_vectors import EmbedSentences
+from transforms.tagging import split, tag
 
 # A bucket this large is mostly boilerplate; each member is then paired only
 # with its nearest neighbours in publication order.
@@ -85,9 +86,9 @@ def _split_exact(item: tuple[str, dict[str, list[Any]]]) -> Iterable[Any]:
     _key, grouped = item
     for entry in grouped["entry"]:
         if grouped["later"]:
-            yield beam.pvalue.TaggedOutput("duplicates", entry)
+            yield tag("duplicates", entry)
         else:
-            yield entry
+            yield tag("unique", entry)
 
 
 class ExactEntryDedup(beam.PTransform):
@@ -99,12 +100,13 @@ class ExactEntryDedup(beam.PTransform):
             | "ExactMatches" >> beam.FlatMap(exact_group_matches).with_output_types(Match)
         )
         later_keys = matches | "LaterKey" >> beam.Map(lambda m: (m.later.entry_key, True))
-        split = (
+        tagged = (
             {"entry": entries | "EntryByKey" >> beam.Map(lambda e: (e.entry_key, e)), "later": later_keys}
             | "JoinExact" >> beam.CoGroupByKey()
-            | "SplitExact" >> beam.FlatMap(_split_exact).with_outputs("duplicates", main="unique")
+            | "SplitExact" >> beam.FlatMap(_split_exact)
         )
-        return {"unique": split.unique, "duplicates": split.duplicates, "matches": matches}
+        outputs = split(tagged, "Exact", "unique", "duplicates", types={"unique": FeedEntry, "duplicates": FeedEntry})
+        return {**outputs, "matches": matches}
 
 
 class FeaturesFn(StageDoFn):
@@ -185,6 +187,7 @@ def _both_sides(item: tuple[str, dict[str, list[Any]]]) -> Iterable[tuple[Any, A
 class ScoreWordingFn(beam.DoFn):
     """(later, earlier) features -> a wording Match, or the pair tagged for a meaning check."""
 
+    MATCHES = "matches"
     MEANING = "meaning"
 
     def process(self, pair: tuple[DocFeatures, DocFeatures]) -> Iterable[Any]:
@@ -192,10 +195,10 @@ class ScoreWordingFn(beam.DoFn):
         count("dedup.pairs_compared")
         scored = score_pair(later, earlier)
         if scored is not None:
-            yield Match(later.node, earlier.node, scored.kind, scored.score, scored.evidence)
+            yield tag(self.MATCHES, Match(later.node, earlier.node, scored.kind, scored.score, scored.evidence))
         elif needs_meaning_check(later, earlier):
             count("dedup.pairs_meaning_checked")
-            yield beam.pvalue.TaggedOutput(self.MEANING, (earlier.node.entry_key, later.node.entry_key))
+            yield tag(self.MEANING, (earlier.node.entry_key, later.node.entry_key))
 
 
 def _score_meaning(pair: tuple[tuple[DocFeatures, bytes], tuple[DocFeatures, bytes]]) -> Iterable[Match]:
@@ -220,20 +223,22 @@ def _apply_verdict(item: tuple[str, dict[str, list[Any]]]) -> Iterable[Any]:
         record = record_from_article(article, duplicate_of, info)
         if duplicate_of is None:
             count("dedup.canonical")
-            yield record
+            yield tag("canonical", record)
         else:
             count(f"dedup.duplicate.{info.kind}")
-            yield beam.pvalue.TaggedOutput("duplicates", record)
+            yield tag("duplicates", record)
     for entry in grouped["entry"]:
         count(f"dedup.duplicate.{info.kind}")
-        yield beam.pvalue.TaggedOutput("duplicates", record_from_entry(entry, duplicate_of, info))
+        yield tag("duplicates", record_from_entry(entry, duplicate_of, info))
 
 
 class Deduplicate(beam.PTransform):
-    def __init__(self, horizon_days: float = 7.0, embedding_handler: ModelHandler | None = None):
+    def __init__(self, horizon_days: float = 7.0, embedding_handler: ModelHandler | None = None,
+                 portable: bool = False):
         super().__init__()
         self._horizon_days = horizon_days
         self._embedding_handler = embedding_handler
+        self._portable = portable
 
     def expand(self, inputs: dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
         with_features, dead = with_dead_letters(inputs["articles"], FeaturesFn(), "Features")
@@ -247,11 +252,9 @@ class Deduplicate(beam.PTransform):
             | "BucketPairs" >> beam.FlatMap(bucket_pairs, horizon)
             | "DistinctPairs" >> beam.Distinct()
         )
-        wording = (
-            pairs
-            | "PairFeatures" >> JoinPairSides(features)
-            | "ScoreWording" >> beam.ParDo(ScoreWordingFn()).with_outputs(ScoreWordingFn.MEANING, main="matches")
-        )
+        wording = split(
+            pairs | "PairFeatures" >> JoinPairSides(features) | "ScoreWording" >> beam.ParDo(ScoreWordingFn()),
+            "Wording", ScoreWordingFn.MATCHES, ScoreWordingFn.MEANING, types={ScoreWordingFn.MATCHES: Match})
         meaning_pairs = wording[ScoreWordingFn.MEANING]
         to_embed = (
             meaning_pairs
@@ -263,7 +266,7 @@ class Deduplicate(beam.PTransform):
             | "JoinWanted" >> beam.CoGroupByKey()
             | "SentencesToEmbed" >> beam.FlatMap(
                 lambda item: [(item[0], list(f.sentences)) for f in item[1]["features"][:1] if item[1]["wanted"]])
-            | "EmbedSentences" >> EmbedSentences(self._embedding_handler)
+            | "EmbedSentences" >> EmbedSentences(self._embedding_handler, self._portable)
             | "VectorsByKey" >> beam.Map(lambda v: (v.entry_key, v))
         )
         features_and_vectors = (
@@ -276,7 +279,7 @@ class Deduplicate(beam.PTransform):
             | "PairVectors" >> JoinPairSides(features_and_vectors)
             | "ScoreMeaning" >> beam.FlatMap(_score_meaning).with_output_types(Match)
         )
-        reprint_matches = (wording.matches, paraphrases) | "ReprintMatches" >> beam.Flatten()
+        reprint_matches = (wording[ScoreWordingFn.MATCHES], paraphrases) | "ReprintMatches" >> beam.Flatten()
         verdicts = (
             (inputs["entry_matches"], reprint_matches)
             | "AllMatches" >> beam.Flatten()
@@ -285,16 +288,12 @@ class Deduplicate(beam.PTransform):
             | "VerdictByKey" >> beam.Map(lambda v: (v.entry_key, v))
         )
         entry_duplicates = inputs["entry_duplicates"] | "DuplicateEntryByKey" >> beam.Map(lambda e: (e.entry_key, e))
-        records = (
+        records = split(
             {"article": articles, "entry": entry_duplicates, "verdict": verdicts}
             | "JoinVerdicts" >> beam.CoGroupByKey()
-            | "ApplyVerdicts" >> beam.FlatMap(_apply_verdict).with_outputs("duplicates", main="canonical")
-        )
-        return {
-            "canonical": records.canonical,
-            "duplicates": records.duplicates,
-            "dead_letters": dead,
-        }
+            | "ApplyVerdicts" >> beam.FlatMap(_apply_verdict),
+            "Verdicts", "canonical", "duplicates", types={"canonical": NewsRecord, "duplicates": NewsRecord})
+        return {**records, "dead_letters": dead}
 
 
 __all__ = ["Deduplicate", "ExactEntryDedup"]

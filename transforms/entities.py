@@ -2,8 +2,11 @@
 
 ``EnrichEntities`` takes ``PCollection[NewsRecord]`` and returns
 ``{"records": PCollection[NewsRecord], "dead_letters": PCollection[DeadLetter]}``.
-The model is loaded once per worker by RunInference and applied to batches;
-a batch that fails becomes one dead letter per record.
+The model is loaded once per worker by RunInference and applied to batches.
+A batch that fails is retried one text at a time; a text that still fails
+becomes a dead letter for its record (the handler returns the failure
+rather than raising, so this needs no multi-output step: see
+``transforms.tagging``).
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
+from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from schemas.records import Entity, NewsRecord
+from transforms.batching import ApplyModel
 from transforms.deadletters import count, dead_letter
 from transforms.lib.ner import MAX_NER_CHARS, load_spacy_model, merge_mentions
+from transforms.tagging import DEAD_LETTERS, MAIN, Tagged, split, tag
 
 
 class SpacyNerModelHandler(ModelHandler[str, list[Entity], Any]):
@@ -33,9 +38,12 @@ class SpacyNerModelHandler(ModelHandler[str, list[Entity], Any]):
     def run_inference(self, batch: Sequence[str], model: Any, inference_args: dict[str, Any] | None = None
                       ) -> Iterable[PredictionResult]:
         texts = [text[:MAX_NER_CHARS] for text in batch]
-        for text, doc in zip(batch, model.pipe(texts, batch_size=len(texts))):
-            mentions = ((ent.text, ent.label_, ent.start_char) for ent in doc.ents)
-            yield PredictionResult(text, merge_mentions(mentions))
+        try:
+            results = [_entities(doc) for doc in model.pipe(texts, batch_size=len(texts))]
+        except Exception:
+            results = [_entities_or_failure(model, text) for text in texts]
+        for text, result in zip(batch, results):
+            yield PredictionResult(text, result)
 
     def batch_elements_kwargs(self) -> dict[str, int]:
         return self._batch_kwargs
@@ -49,28 +57,40 @@ def _keyed_for_ner(record: NewsRecord) -> tuple[NewsRecord, str]:
     return record, record.body or ""
 
 
-def _with_entities(item: tuple[NewsRecord, PredictionResult]) -> NewsRecord:
+class InferenceFailure(Exception):
+    reason = "inference_failed"
+
+
+def _entities(doc: Any) -> list[Entity]:
+    return merge_mentions((ent.text, ent.label_, ent.start_char) for ent in doc.ents)
+
+
+def _entities_or_failure(model: Any, text: str) -> list[Entity] | InferenceFailure:
+    try:
+        return _entities(model(text))
+    except Exception as error:
+        return InferenceFailure(f"{type(error).__name__}: {error}")
+
+
+def _with_entities(item: tuple[NewsRecord, PredictionResult]) -> Iterable[Tagged]:
     record, result = item
+    if isinstance(result.inference, InferenceFailure):
+        yield tag(DEAD_LETTERS, dead_letter("entities", "entry", record, result.inference, url=record.url))
+        return
     count("entities.records_with_entities" if result.inference else "entities.records_without_entities")
-    return record._replace(entities=list(result.inference))
-
-
-def _failed_batch_to_dead_letters(failed: tuple[Any, BaseException]) -> Iterable[Any]:
-    batch, error = failed
-    for element in batch if isinstance(batch, (list, tuple)) else [batch]:
-        record = element[0] if isinstance(element, tuple) else element
-        yield dead_letter("entities", "entry", record, error, url=getattr(record, "url", None),
-                          reason="inference_failed")
+    yield tag(MAIN, record._replace(entities=list(result.inference)))
 
 
 class EnrichEntities(beam.PTransform):
-    def __init__(self, model_handler: ModelHandler | None = None):
+    def __init__(self, model_handler: ModelHandler | None = None, portable: bool = False):
         super().__init__()
-        self._handler = KeyedModelHandler(model_handler or SpacyNerModelHandler())
+        self._handler = model_handler or SpacyNerModelHandler()
+        self._portable = portable
 
     def expand(self, records: beam.PCollection) -> dict[str, beam.PCollection]:
-        keyed = records | "KeyByRecord" >> beam.Map(_keyed_for_ner)
-        main, failed = keyed | "NER" >> RunInference(self._handler).with_exception_handling()
-        enriched = main | "AttachEntities" >> beam.Map(_with_entities).with_output_types(NewsRecord)
-        dead = failed.failed_inferences | "NerDeadLetters" >> beam.FlatMap(_failed_batch_to_dead_letters)
-        return {"records": enriched, "dead_letters": dead}
+        results = (records
+                   | "KeyByRecord" >> beam.Map(_keyed_for_ner)
+                   | "NER" >> ApplyModel(self._handler, self._portable, key_fn=lambda record: record.id)
+                   | "AttachEntities" >> beam.FlatMap(_with_entities))
+        outputs = split(results, "Entities", MAIN, DEAD_LETTERS, types={MAIN: NewsRecord})
+        return {"records": outputs[MAIN], "dead_letters": outputs[DEAD_LETTERS]}

@@ -13,13 +13,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import apache_beam as beam
-from apache_beam import pvalue
 
 from schemas.records import FeedEntry, FetchResult
-from transforms.deadletters import DEAD_LETTERS, StageDoFn, count, dead_letter, with_dead_letters
+from transforms.batching import Batch
+from transforms.deadletters import StageDoFn, count, dead_letter, with_dead_letters
 from transforms.fetching import ConcurrentFetchFn
 from transforms.lib.feedparse import parse_feed
 from transforms.lib.http import FetchSettings
+from transforms.tagging import DEAD_LETTERS, tag
 
 
 class FetchFeedsFn(ConcurrentFetchFn):
@@ -58,21 +59,21 @@ class ParseFeedFn(StageDoFn):
             yield entry
         for bad in parsed.bad_entries:
             count("entries.in")
-            yield pvalue.TaggedOutput(DEAD_LETTERS, dead_letter(self.stage, "entry", bad.entry, bad, url=result.url))
+            yield tag(DEAD_LETTERS, dead_letter(self.stage, "entry", bad.entry, bad, url=result.url))
 
 
 class ReadFeeds(beam.PTransform):
     """PCollection[str] of feed URLs -> entries and dead letters."""
 
-    def __init__(self, settings: FetchSettings, concurrency: int = 16, batch_size: int = 16):
+    def __init__(self, settings: FetchSettings, concurrency: int = 16, batch_size: int = 16, portable: bool = False):
         super().__init__()
         self._settings = settings
         self._concurrency = concurrency
         self._batch_size = batch_size
+        self._portable = portable
 
     def expand(self, feed_urls: beam.PCollection) -> dict[str, beam.PCollection]:
-        batches = feed_urls | "BatchFeedUrls" >> beam.BatchElements(
-            min_batch_size=1, max_batch_size=self._batch_size)
+        batches = feed_urls | "BatchFeedUrls" >> Batch(self._batch_size, self._portable, key_fn=str)
         fetched, fetch_dead = with_dead_letters(
             batches, FetchFeedsFn(self._settings, self._concurrency), "FetchFeeds")
         entries, parse_dead = with_dead_letters(fetched, ParseFeedFn(), "ParseFeeds", FeedEntry)

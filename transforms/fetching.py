@@ -14,11 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import apache_beam as beam
-from apache_beam import pvalue
 
 from schemas.records import FetchResult
-from transforms.deadletters import DEAD_LETTERS, count, dead_letter
+from transforms.deadletters import count, dead_letter
 from transforms.lib.http import Fetcher, FetchSettings
+from transforms.tagging import DEAD_LETTERS, MAIN, tag
 
 _LOG = logging.getLogger(__name__)
 
@@ -73,11 +73,10 @@ class ConcurrentFetchFn(beam.DoFn):
             count(f"stage_in.{self.stage}")
             if error is None:
                 try:
-                    yield from list(self.emit(element, fetched))
+                    yield from [tag(MAIN, output) for output in self.emit(element, fetched)]
                     continue
                 except Exception as emit_error:
                     error = emit_error
             if getattr(error, "reason", None) is None:
                 _LOG.warning("%s failed on %s: %r", self.stage, self.url_of(element), error)
-            yield pvalue.TaggedOutput(DEAD_LETTERS, dead_letter(self.stage, self.unit, element, error,
-                                                                 url=self.url_of(element)))
+            yield tag(DEAD_LETTERS, dead_letter(self.stage, self.unit, element, error, url=self.url_of(element)))

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 import apache_beam as beam
 
 from schemas.records import FeedEntry, FetchedPage, FetchResult
+from transforms.batching import Batch
 from transforms.deadletters import count, with_dead_letters
 from transforms.fetching import ConcurrentFetchFn
 from transforms.lib.http import FetchError, FetchSettings, utc_now
@@ -47,14 +48,15 @@ class FetchPagesFn(ConcurrentFetchFn):
 
 
 class FetchPages(beam.PTransform):
-    def __init__(self, settings: FetchSettings, concurrency: int = 16, batch_size: int = 32):
+    def __init__(self, settings: FetchSettings, concurrency: int = 16, batch_size: int = 32, portable: bool = False):
         super().__init__()
         self._settings = settings
         self._concurrency = concurrency
         self._batch_size = batch_size
+        self._portable = portable
 
     def expand(self, entries: beam.PCollection) -> dict[str, beam.PCollection]:
-        batches = entries | "BatchEntries" >> beam.BatchElements(min_batch_size=1, max_batch_size=self._batch_size)
+        batches = entries | "BatchEntries" >> Batch(self._batch_size, self._portable, key_fn=lambda e: e.entry_key)
         pages, dead = with_dead_letters(batches, FetchPagesFn(self._settings, self._concurrency), "FetchPages",
                                        FetchedPage)
         return {"pages": pages, "dead_letters": dead}

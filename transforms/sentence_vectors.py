@@ -2,8 +2,9 @@
 
 ``EmbedSentences`` takes ``PCollection[(entry_key, sentences)]`` and returns
 ``PCollection[SentenceVectors]``. The model is loaded once per worker and
-applied to batches of articles; a failed batch is counted, and those
-articles are then compared by wording only.
+applied to batches of articles. A batch that fails is retried one article
+at a time; an article that still fails is counted and then compared by
+wording only (the handler returns None rather than raising).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
+from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from schemas.records import SentenceVectors
+from transforms.batching import ApplyModel
 from transforms.deadletters import count
 from transforms.lib.embeddings import encode_documents, load_sentence_model
 
@@ -32,8 +34,12 @@ class SentenceVectorModelHandler(ModelHandler[Sequence[str], bytes, Any]):
 
     def run_inference(self, batch: Sequence[Sequence[str]], model: Any, inference_args: dict[str, Any] | None = None
                       ) -> Iterable[PredictionResult]:
-        for sentences, packed in zip(batch, encode_documents(model, batch)):
-            yield PredictionResult(sentences, packed)
+        try:
+            packed = encode_documents(model, batch)
+        except Exception:
+            packed = [_encode_or_none(model, sentences) for sentences in batch]
+        for sentences, vectors in zip(batch, packed):
+            yield PredictionResult(sentences, vectors)
 
     def batch_elements_kwargs(self) -> dict[str, int]:
         return self._batch_kwargs
@@ -42,24 +48,29 @@ class SentenceVectorModelHandler(ModelHandler[Sequence[str], bytes, Any]):
         return "newsbeam_embeddings"
 
 
-def _to_vectors(item: tuple[str, PredictionResult]) -> SentenceVectors:
+def _encode_or_none(model: Any, sentences: Sequence[str]) -> bytes | None:
+    try:
+        return encode_documents(model, [sentences])[0]
+    except Exception:
+        return None
+
+
+def _to_vectors(item: tuple[str, PredictionResult]) -> Iterable[SentenceVectors]:
     key, result = item
+    if result.inference is None:
+        count("dedup.embedding_failed")
+        return
     count("dedup.articles_embedded")
-    return SentenceVectors(key, result.inference)
-
-
-def _count_failed(failed: tuple[Any, BaseException]) -> Iterable[None]:
-    batch, _error = failed
-    count("dedup.embedding_failed", len(batch) if isinstance(batch, (list, tuple)) else 1)
-    return []
+    yield SentenceVectors(key, result.inference)
 
 
 class EmbedSentences(beam.PTransform):
-    def __init__(self, model_handler: ModelHandler | None = None):
+    def __init__(self, model_handler: ModelHandler | None = None, portable: bool = False):
         super().__init__()
-        self._handler = KeyedModelHandler(model_handler or SentenceVectorModelHandler())
+        self._handler = model_handler or SentenceVectorModelHandler()
+        self._portable = portable
 
     def expand(self, keyed_sentences: beam.PCollection) -> beam.PCollection:
-        main, failed = keyed_sentences | "Embed" >> RunInference(self._handler).with_exception_handling()
-        failed.failed_inferences | "CountFailed" >> beam.FlatMap(_count_failed)
-        return main | "ToVectors" >> beam.Map(_to_vectors).with_output_types(SentenceVectors)
+        return (keyed_sentences
+                | "Embed" >> ApplyModel(self._handler, self._portable, batch_size=16, key_fn=str)
+                | "ToVectors" >> beam.FlatMap(_to_vectors).with_output_types(SentenceVectors))

@@ -1,0 +1,33 @@
+"""The batch pipeline on a dask.distributed cluster (2 worker processes) gives the DirectRunner's output."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.cli import main
+from tests.pipeline_run import read_outputs
+
+
+def comparable(output) -> dict:
+    out = read_outputs(output)
+    return {
+        "records": sorted((r["id"], r["title"], r["body"], r["body_source"], tuple(map(tuple, (
+            (e["text"], e["label"], e["count"]) for e in r["entities"])))) for r in out["records"]),
+        "duplicates": sorted((d["id"], d["url"], d["duplicate_of"], d["dedup"]["kind"], d["dedup"]["score"])
+                             for d in out["duplicates"]),
+        "dead_letters": sorted((d["stage"], d["reason"], d["url"]) for d in out["dead_letters"]),
+    }
+
+
+def test_dask_cluster_gives_the_direct_runners_records_and_verdicts(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    direct, dask = tmp_path / "direct", tmp_path / "dask"
+    assert main(["demo", "--output", str(direct)]) == 0
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        assert main(["demo", "--output", str(dask), "--runner", "DaskRunner",
+                     "--dask_client_address", cluster.scheduler_address]) == 0
+    expected, got = comparable(direct), comparable(dask)
+    assert got == expected
+    assert len(got["records"]) >= 30 and len(got["duplicates"]) >= 5
+    summary = read_outputs(dask)["summary"]
+    assert summary["counters_from"] == "tallies" and summary["invariant"]["holds"]
