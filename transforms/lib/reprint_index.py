@@ -15,9 +15,12 @@ compared by wording only (no vectors) cost about 1-3 kB.
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
 import json
 import zlib
 from array import array
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,18 +36,35 @@ Embed = Callable[[list[str]], bytes]
 FORMAT_VERSION = 1
 MAX_SENTENCES_KEPT = 40
 MAX_CANDIDATES = 64  # per lookup, nearest in time first: a bucket full of boilerplate cannot explode the work
+# A bucket keeps its newest members only: a key shared by thousands of articles (boilerplate, a common
+# phrase) says little, and scanning it on every lookup would make the work grow with the index.
+MAX_BUCKET = 128
 
 
 @dataclass
 class IndexedArticle:
     features: DocFeatures  # shingles as a compact array; the MinHash is dropped (its band keys are kept)
-    keys: list[str]
+    keys: array  # bucket ids (64-bit hashes of the bucket keys)
     root: DedupNode  # the canonical copy this article belongs to (itself when canonical)
+    published: float  # seconds since the epoch, for horizon checks without parsing
     vectors: bytes | None = None  # sentence vectors, computed when first needed
+
+
+def bucket_ids(features: DocFeatures) -> array:
+    """The article's bucket keys as 64-bit ids: an int costs a third of the key string in memory."""
+    return array("Q", (int.from_bytes(hashlib.blake2b(key.encode("ascii"), digest_size=8).digest(), "big")
+                       for key in candidate_keys(features)))
 
 
 def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _epoch(value: str) -> float:
+    try:
+        return _parse(value).timestamp()
+    except ValueError:
+        return 0.0
 
 
 class ReprintIndex:
@@ -53,7 +73,7 @@ class ReprintIndex:
     def __init__(self, horizon_days: float = 7.0):
         self.horizon_days = horizon_days
         self.articles: dict[str, IndexedArticle] = {}
-        self.buckets: dict[str, list[str]] = {}
+        self.buckets: dict[int, deque[str]] = {}
 
     def __len__(self) -> int:
         return len(self.articles)
@@ -61,14 +81,14 @@ class ReprintIndex:
     def candidates(self, features: DocFeatures) -> list[IndexedArticle]:
         """Indexed articles sharing a bucket with ``features``, within the horizon, nearest in time first."""
         found: dict[str, IndexedArticle] = {}
-        for key in candidate_keys(features):
-            for entry_key in self.buckets.get(key, ()):
+        for bucket in bucket_ids(features):
+            for entry_key in self.buckets.get(bucket, ()):
                 if entry_key != features.node.entry_key:
                     found[entry_key] = self.articles[entry_key]
-        published = _parse(features.node.published)
-        horizon = timedelta(days=self.horizon_days)
-        near = [a for a in found.values() if abs(_parse(a.features.node.published) - published) <= horizon]
-        near.sort(key=lambda a: (abs(_parse(a.features.node.published) - published), order_key(a.features.node)))
+        published = _epoch(features.node.published)
+        horizon = self.horizon_days * 86400
+        near = [a for a in found.values() if abs(a.published - published) <= horizon]
+        near.sort(key=lambda a: (abs(a.published - published), order_key(a.features.node)))
         return near[:MAX_CANDIDATES]
 
     def match(self, features: DocFeatures, embed: Embed | None = None) -> tuple[list[Match], bytes | None]:
@@ -102,7 +122,7 @@ class ReprintIndex:
         entry_key = features.node.entry_key
         if entry_key in self.articles:
             self.remove(entry_key)
-        keys = candidate_keys(features)
+        keys = bucket_ids(features)
         compact = features._replace(shingles=array("I", features.shingles), minhash=[],
                                     sentences=list(features.sentences)[:MAX_SENTENCES_KEPT])
         if vectors is not None:
@@ -127,11 +147,14 @@ class ReprintIndex:
         return DedupVerdict(features.node.entry_key, root.id,
                             DedupInfo(best.kind, best.score, best.earlier.id, evidence, None))
 
-    def insert(self, features: DocFeatures, keys: list[str], root: DedupNode, vectors: bytes | None) -> None:
+    def insert(self, features: DocFeatures, keys: array, root: DedupNode, vectors: bytes | None) -> None:
         entry_key = features.node.entry_key
-        self.articles[entry_key] = IndexedArticle(features, keys, root, vectors)
+        self.articles[entry_key] = IndexedArticle(features, keys, root, _epoch(features.node.published), vectors)
         for key in keys:
-            self.buckets.setdefault(key, []).append(entry_key)
+            bucket = self.buckets.get(key)
+            if bucket is None:
+                bucket = self.buckets[key] = deque(maxlen=MAX_BUCKET)
+            bucket.append(entry_key)
 
     def root_of(self, entry_key: str) -> DedupNode | None:
         article = self.articles.get(entry_key)
@@ -142,7 +165,8 @@ class ReprintIndex:
         for key in article.keys:
             members = self.buckets.get(key)
             if members is not None:
-                members.remove(entry_key)
+                with contextlib.suppress(ValueError):  # already pushed out of a full bucket
+                    members.remove(entry_key)
                 if not members:
                     del self.buckets[key]
 
@@ -166,7 +190,7 @@ class ReprintIndex:
             rows.append({
                 "node": list(f.node), "root": list(article.root), "source_domain": f.source_domain,
                 "site_name": f.site_name, "text_hash": f.text_hash, "shingles": _pack("I", f.shingles),
-                "keys": article.keys, "anchors": list(f.anchors), "sentences": list(f.sentences),
+                "keys": _pack("Q", article.keys), "anchors": list(f.anchors), "sentences": list(f.sentences),
                 "attributed_source": f.attributed_source,
                 "vectors": base64.b64encode(article.vectors).decode("ascii") if article.vectors else None,
             })
@@ -188,7 +212,7 @@ class ReprintIndex:
                 text_hash=row["text_hash"], shingles=_unpack("I", row["shingles"]), minhash=[],
                 anchors=row["anchors"], sentences=row["sentences"], attributed_source=row["attributed_source"])
             vectors = base64.b64decode(row["vectors"]) if row["vectors"] else None
-            index.insert(features, row["keys"], DedupNode(*row["root"]), vectors)
+            index.insert(features, _unpack("Q", row["keys"]), DedupNode(*row["root"]), vectors)
         return index
 
 
