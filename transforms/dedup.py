@@ -243,7 +243,10 @@ class Deduplicate(beam.PTransform):
     def expand(self, inputs: dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
         with_features, dead = with_dead_letters(inputs["articles"], FeaturesFn(), "Features")
         articles = with_features | "Articles" >> beam.Map(lambda af: (af[0].entry_key, af[0]))
-        features = with_features | "FeaturesByKey" >> beam.Map(lambda af: (af[0].entry_key, af[1]))
+        # Pairs carry what scoring reads; sentences (the bulk) travel only for articles to embed.
+        features = with_features | "FeaturesByKey" >> beam.Map(
+            lambda af: (af[0].entry_key, af[1]._replace(sentences=[], minhash=[])))
+        sentences = with_features | "SentencesByKey" >> beam.Map(lambda af: (af[0].entry_key, af[1].sentences))
         horizon = self._horizon_days
         pairs = (
             with_features
@@ -262,10 +265,10 @@ class Deduplicate(beam.PTransform):
             | "OncePerKey" >> beam.CombinePerKey(lambda _values: None)
         )
         vectors = (
-            {"features": features, "wanted": to_embed}
+            {"sentences": sentences, "wanted": to_embed}
             | "JoinWanted" >> beam.CoGroupByKey()
             | "SentencesToEmbed" >> beam.FlatMap(
-                lambda item: [(item[0], list(f.sentences)) for f in item[1]["features"][:1] if item[1]["wanted"]])
+                lambda item: [(item[0], list(s)) for s in item[1]["sentences"][:1] if item[1]["wanted"]])
             | "EmbedSentences" >> EmbedSentences(self._embedding_handler, self._portable)
             | "VectorsByKey" >> beam.Map(lambda v: (v.entry_key, v))
         )
@@ -296,4 +299,24 @@ class Deduplicate(beam.PTransform):
         return {**records, "dead_letters": dead}
 
 
-__all__ = ["Deduplicate", "ExactEntryDedup"]
+class ExactVerdictsOnly(beam.PTransform):
+    """``Deduplicate`` without reprint detection: only the feed-level (same URL / GUID) matches count."""
+
+    def expand(self, inputs: dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
+        articles = inputs["articles"] | "Articles" >> beam.Map(lambda a: (a.entry_key, a))
+        verdicts = (
+            inputs["entry_matches"]
+            | "CollectMatches" >> beam.combiners.ToList()
+            | "Resolve" >> beam.FlatMap(resolve)
+            | "VerdictByKey" >> beam.Map(lambda v: (v.entry_key, v))
+        )
+        entry_duplicates = inputs["entry_duplicates"] | "DuplicateEntryByKey" >> beam.Map(lambda e: (e.entry_key, e))
+        records = split(
+            {"article": articles, "entry": entry_duplicates, "verdict": verdicts}
+            | "JoinVerdicts" >> beam.CoGroupByKey()
+            | "ApplyVerdicts" >> beam.FlatMap(_apply_verdict),
+            "Verdicts", "canonical", "duplicates", types={"canonical": NewsRecord, "duplicates": NewsRecord})
+        return {**records, "dead_letters": inputs["articles"].pipeline | "NoDeadLetters" >> beam.Create([])}
+
+
+__all__ = ["Deduplicate", "ExactEntryDedup", "ExactVerdictsOnly"]

@@ -62,6 +62,14 @@ def shingle_hashes(body: str, size: int = SHINGLE_WORDS) -> list[int]:
     return sorted({stable_hash32(" ".join(tokens[i:i + size])) for i in range(len(tokens) - size + 1)})
 
 
+def pack_shingles(shingles: list[int]) -> bytes:
+    return np.asarray(shingles, dtype="<u4").tobytes()
+
+
+def unpack_shingles(packed: bytes) -> np.ndarray:
+    return np.frombuffer(packed, dtype="<u4")
+
+
 def minhash_signature(shingles: list[int]) -> list[int]:
     signature = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=int)
     if shingles:
@@ -132,9 +140,10 @@ def article_features(article: Article) -> DocFeatures:
         source_domain=article.source_domain,
         site_name=article.site_name,
         text_hash=text_hash(article.body),
-        shingles=shingles,
+        shingles=pack_shingles(shingles),
         minhash=minhash_signature(shingles),
         anchors=anchor_terms(sentences),
+        sentence_count=len(sentences),
         sentences=sentences,
         attributed_source=attributed_source(article.body),
     )

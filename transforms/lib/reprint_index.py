@@ -20,7 +20,7 @@ import hashlib
 import json
 import zlib
 from array import array
-from collections import deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,7 +43,7 @@ MAX_BUCKET = 128
 
 @dataclass
 class IndexedArticle:
-    features: DocFeatures  # shingles as a compact array; the MinHash is dropped (its band keys are kept)
+    features: DocFeatures  # the MinHash is dropped (its band keys are kept)
     keys: array  # bucket ids (64-bit hashes of the bucket keys)
     root: DedupNode  # the canonical copy this article belongs to (itself when canonical)
     published: float  # seconds since the epoch, for horizon checks without parsing
@@ -73,22 +73,25 @@ class ReprintIndex:
     def __init__(self, horizon_days: float = 7.0):
         self.horizon_days = horizon_days
         self.articles: dict[str, IndexedArticle] = {}
-        self.buckets: dict[int, deque[str]] = {}
+        self.buckets: dict[int, list[str]] = {}
 
     def __len__(self) -> int:
         return len(self.articles)
 
     def candidates(self, features: DocFeatures) -> list[IndexedArticle]:
-        """Indexed articles sharing a bucket with ``features``, within the horizon, nearest in time first."""
-        found: dict[str, IndexedArticle] = {}
+        """Indexed articles sharing a bucket with ``features``, within the horizon.
+
+        Most shared buckets first (the LSH estimate of similarity), then nearest in time.
+        """
+        shared: Counter[str] = Counter()
         for bucket in bucket_ids(features):
-            for entry_key in self.buckets.get(bucket, ()):
-                if entry_key != features.node.entry_key:
-                    found[entry_key] = self.articles[entry_key]
+            shared.update(self.buckets.get(bucket, ()))
+        shared.pop(features.node.entry_key, None)
         published = _epoch(features.node.published)
         horizon = self.horizon_days * 86400
-        near = [a for a in found.values() if abs(a.published - published) <= horizon]
-        near.sort(key=lambda a: (abs(a.published - published), order_key(a.features.node)))
+        near = [self.articles[k] for k in shared if abs(self.articles[k].published - published) <= horizon]
+        near.sort(key=lambda a: (-shared[a.features.node.entry_key], abs(a.published - published),
+                                 order_key(a.features.node)))
         return near[:MAX_CANDIDATES]
 
     def match(self, features: DocFeatures, embed: Embed | None = None) -> tuple[list[Match], bytes | None]:
@@ -123,7 +126,7 @@ class ReprintIndex:
         if entry_key in self.articles:
             self.remove(entry_key)
         keys = bucket_ids(features)
-        compact = features._replace(shingles=array("I", features.shingles), minhash=[],
+        compact = features._replace(minhash=[],
                                     sentences=list(features.sentences)[:MAX_SENTENCES_KEPT])
         if vectors is not None:
             vectors = vectors[: MAX_SENTENCES_KEPT * DIMENSIONS]
@@ -153,8 +156,11 @@ class ReprintIndex:
         for key in keys:
             bucket = self.buckets.get(key)
             if bucket is None:
-                bucket = self.buckets[key] = deque(maxlen=MAX_BUCKET)
-            bucket.append(entry_key)
+                self.buckets[key] = [entry_key]  # most buckets hold one article: a list costs a tenth of a deque
+            else:
+                bucket.append(entry_key)
+                if len(bucket) > MAX_BUCKET:
+                    del bucket[0]
 
     def root_of(self, entry_key: str) -> DedupNode | None:
         article = self.articles.get(entry_key)
@@ -189,7 +195,8 @@ class ReprintIndex:
             f = article.features
             rows.append({
                 "node": list(f.node), "root": list(article.root), "source_domain": f.source_domain,
-                "site_name": f.site_name, "text_hash": f.text_hash, "shingles": _pack("I", f.shingles),
+                "site_name": f.site_name, "text_hash": f.text_hash,
+                "shingles": base64.b64encode(f.shingles).decode("ascii"),
                 "keys": _pack("Q", article.keys), "anchors": list(f.anchors), "sentences": list(f.sentences),
                 "attributed_source": f.attributed_source,
                 "vectors": base64.b64encode(article.vectors).decode("ascii") if article.vectors else None,
@@ -209,8 +216,9 @@ class ReprintIndex:
         for row in document["articles"]:
             features = DocFeatures(
                 node=DedupNode(*row["node"]), source_domain=row["source_domain"], site_name=row["site_name"],
-                text_hash=row["text_hash"], shingles=_unpack("I", row["shingles"]), minhash=[],
-                anchors=row["anchors"], sentences=row["sentences"], attributed_source=row["attributed_source"])
+                text_hash=row["text_hash"], shingles=base64.b64decode(row["shingles"]), minhash=[],
+                anchors=row["anchors"], sentence_count=len(row["sentences"]), sentences=row["sentences"],
+                attributed_source=row["attributed_source"])
             vectors = base64.b64decode(row["vectors"]) if row["vectors"] else None
             index.insert(features, _unpack("Q", row["keys"]), DedupNode(*row["root"]), vectors)
         return index

@@ -33,6 +33,7 @@ import numpy as np
 
 from schemas.records import DocFeatures
 from transforms.lib.embeddings import cosine_matrix
+from transforms.lib.fingerprints import unpack_shingles
 
 KIND_RANK = {"same_url": 0, "same_guid": 1, "same_text": 2, "near_verbatim": 3, "edited": 4, "paraphrase": 5}
 
@@ -62,11 +63,11 @@ def score_pair(later: DocFeatures, earlier: DocFeatures) -> PairScore | None:
     """Copy by wording: same_text, near_verbatim or edited; None when the wording differs."""
     if later.text_hash == earlier.text_hash and later.shingles:
         return PairScore("same_text", 1.0, ["text_hash=equal"])
-    set_a, set_b = set(later.shingles), set(earlier.shingles)
-    if not set_a or not set_b:
+    set_a, set_b = unpack_shingles(later.shingles), unpack_shingles(earlier.shingles)
+    if not len(set_a) or not len(set_b):
         return None
-    shared = len(set_a & set_b)
-    jaccard = shared / len(set_a | set_b)
+    shared = len(np.intersect1d(set_a, set_b, assume_unique=True))
+    jaccard = shared / (len(set_a) + len(set_b) - shared)
     smaller = min(len(set_a), len(set_b))
     containment = shared / smaller
     evidence = [f"shingle_jaccard={jaccard:.3f}", f"shingle_containment={containment:.3f}", f"shared_shingles={shared}"]
@@ -99,7 +100,7 @@ def _squash(name: str) -> str:
 
 def needs_meaning_check(later: DocFeatures, earlier: DocFeatures) -> bool:
     """Whether a pair that is not a wording copy could still be a paraphrase (worth embedding)."""
-    if min(len(later.sentences), len(earlier.sentences)) < MIN_ALIGNED_SENTENCES:
+    if min(later.sentence_count, earlier.sentence_count) < MIN_ALIGNED_SENTENCES:
         return False
     return anchor_jaccard(later, earlier) >= PARAPHRASE_ANCHOR_JACCARD or credits(later, earlier)
 
