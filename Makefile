@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean eval-dedup
+.PHONY: install run test lint bench bench-large clean eval-dedup
 
 $(STAMP): requirements.txt requirements-dev.txt setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -31,4 +31,10 @@ clean:
 	rm -rf out build dist *.egg-info .pytest_cache .ruff_cache
 
 eval-dedup: $(STAMP)
-	$(PY) bench/eval_dedup.py
+	$(PY) -m bench.eval_dedup
+
+bench: $(STAMP)
+	$(PY) -m bench.run
+
+bench-large: $(STAMP)
+	$(PY) -m bench.run --large
