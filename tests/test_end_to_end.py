@@ -109,3 +109,17 @@ def test_the_sample_paraphrase_is_caught_with_its_credit(demo_output):
             assert row["dedup"]["kind"] == "paraphrase"
             assert row["duplicate_of"] == record_id(canonical_url(case["duplicate_of"]))
             assert row["dedup"]["attributed_source"] == EXPECTED["attribution"][case["url"]]
+
+
+def test_dedup_and_entities_can_be_turned_off(tmp_path):
+    from pipeline.siteserver import SiteServer
+
+    with SiteServer(SAMPLE / "site") as server:
+        code = main(["run", "--feeds", str(SAMPLE / "feeds.opml"), "--output", str(tmp_path), "--no_dedup",
+                     "--no_entities", "--allow_private_networks", "--per_host_delay", "0",
+                     *server.connect_to_args()])
+    out = read_outputs(tmp_path)
+    assert code == 0 and out["summary"]["invariant"]["holds"]
+    assert [d["dedup"]["kind"] for d in out["duplicates"]] == ["same_url"]  # matched before fetching, still
+    assert len(out["records"]) == EXPECTED["feed_entries"] - 1
+    assert all(r["entities"] == [] for r in out["records"])

@@ -283,20 +283,29 @@ class Deduplicate(beam.PTransform):
             | "ScoreMeaning" >> beam.FlatMap(_score_meaning).with_output_types(Match)
         )
         reprint_matches = (wording[ScoreWordingFn.MATCHES], paraphrases) | "ReprintMatches" >> beam.Flatten()
+        matches = (inputs["entry_matches"], reprint_matches) | "AllMatches" >> beam.Flatten()
+        records = {"articles": articles, "entry_duplicates": inputs["entry_duplicates"], "matches": matches
+                   } | "Verdicts" >> ApplyVerdicts()
+        return {**records, "dead_letters": dead}
+
+
+class ApplyVerdicts(beam.PTransform):
+    """``{"articles": (entry_key, Article), "entry_duplicates": FeedEntry, "matches": Match}`` ->
+    ``{"canonical": NewsRecord, "duplicates": NewsRecord}``: matches resolved in one place, joined back."""
+
+    def expand(self, inputs: dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
         verdicts = (
-            (inputs["entry_matches"], reprint_matches)
-            | "AllMatches" >> beam.Flatten()
+            inputs["matches"]
             | "CollectMatches" >> beam.combiners.ToList()
             | "Resolve" >> beam.FlatMap(resolve)
             | "VerdictByKey" >> beam.Map(lambda v: (v.entry_key, v))
         )
         entry_duplicates = inputs["entry_duplicates"] | "DuplicateEntryByKey" >> beam.Map(lambda e: (e.entry_key, e))
-        records = split(
-            {"article": articles, "entry": entry_duplicates, "verdict": verdicts}
+        return split(
+            {"article": inputs["articles"], "entry": entry_duplicates, "verdict": verdicts}
             | "JoinVerdicts" >> beam.CoGroupByKey()
             | "ApplyVerdicts" >> beam.FlatMap(_apply_verdict),
             "Verdicts", "canonical", "duplicates", types={"canonical": NewsRecord, "duplicates": NewsRecord})
-        return {**records, "dead_letters": dead}
 
 
 class ExactVerdictsOnly(beam.PTransform):
@@ -304,18 +313,8 @@ class ExactVerdictsOnly(beam.PTransform):
 
     def expand(self, inputs: dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
         articles = inputs["articles"] | "Articles" >> beam.Map(lambda a: (a.entry_key, a))
-        verdicts = (
-            inputs["entry_matches"]
-            | "CollectMatches" >> beam.combiners.ToList()
-            | "Resolve" >> beam.FlatMap(resolve)
-            | "VerdictByKey" >> beam.Map(lambda v: (v.entry_key, v))
-        )
-        entry_duplicates = inputs["entry_duplicates"] | "DuplicateEntryByKey" >> beam.Map(lambda e: (e.entry_key, e))
-        records = split(
-            {"article": articles, "entry": entry_duplicates, "verdict": verdicts}
-            | "JoinVerdicts" >> beam.CoGroupByKey()
-            | "ApplyVerdicts" >> beam.FlatMap(_apply_verdict),
-            "Verdicts", "canonical", "duplicates", types={"canonical": NewsRecord, "duplicates": NewsRecord})
+        records = {"articles": articles, "entry_duplicates": inputs["entry_duplicates"],
+                   "matches": inputs["entry_matches"]} | "Verdicts" >> ApplyVerdicts()
         return {**records, "dead_letters": inputs["articles"].pipeline | "NoDeadLetters" >> beam.Create([])}
 
 

@@ -77,16 +77,20 @@ def minhash_signature(shingles: list[int]) -> list[int]:
     return signature.hashvalues.astype(np.uint64).tolist()
 
 
-def lsh_band_keys(signature: list[int]) -> list[str]:
-    """One key per band; documents sharing any key are candidate pairs."""
+def band_keys(signature: list[int], bands: int, rows: int, prefix: str) -> list[str]:
+    """One key per band of ``rows`` signature values; documents sharing any key are candidate pairs."""
     if not signature:
         return []
     keys = []
-    for band in range(LSH_BANDS):
-        rows = signature[band * LSH_ROWS:(band + 1) * LSH_ROWS]
-        digest = hashlib.blake2b(repr(rows).encode("ascii"), digest_size=8).hexdigest()
-        keys.append(f"b{band}:{digest}")
+    for band in range(bands):
+        values = signature[band * rows:(band + 1) * rows]
+        digest = hashlib.blake2b(repr(values).encode("ascii"), digest_size=8).hexdigest()
+        keys.append(f"{prefix}{band}:{digest}")
     return keys
+
+
+def lsh_band_keys(signature: list[int]) -> list[str]:
+    return band_keys(signature, LSH_BANDS, LSH_ROWS, "b")
 
 
 def attributed_source(body: str) -> str | None:
@@ -117,13 +121,7 @@ def anchor_terms(sentences: list[str]) -> list[str]:
 def anchor_band_keys(anchors: list[str]) -> list[str]:
     if not anchors:
         return []
-    signature = minhash_signature([stable_hash32(a) for a in anchors])
-    keys = []
-    for band in range(ANCHOR_BANDS):
-        rows = signature[band * ANCHOR_ROWS:(band + 1) * ANCHOR_ROWS]
-        digest = hashlib.blake2b(repr(rows).encode("ascii"), digest_size=8).hexdigest()
-        keys.append(f"a{band}:{digest}")
-    return keys
+    return band_keys(minhash_signature([stable_hash32(a) for a in anchors]), ANCHOR_BANDS, ANCHOR_ROWS, "a")
 
 
 def candidate_keys(features: DocFeatures) -> list[str]:
