@@ -84,7 +84,7 @@ def run(config: RunConfig, beam_args: list[str]) -> tuple[int, dict[str, Any]]:
     summary["output"] = config.output
     write_summary(config.output, summary)
     print(render(summary))
-    print(f"output     {config.output}/ (records-*, duplicates-*, dead_letters-*, run_summary.json)")
+    print(f"output     {config.output}/ (records-*, duplicates-*, dead_letters-*, tallies.jsonl, run_summary.json)")
     if not summary["invariant"]["holds"]:
         return EXIT_INVARIANT_FAILED, summary
     if summary["failed_stages"]:
