@@ -14,15 +14,17 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+from pipeline import scheduled
 from pipeline.dedup_harness import build_dedup
 from pipeline.graph import build
 from pipeline.options import RunConfig, add_run_arguments, config_from_args
 from pipeline.siteserver import SiteServer
+from pipeline.state import StateError, StateStore
 from pipeline.summary import read_counters, read_tallies, render, summarise, write_summary
 from transforms.lib.feedlist import read_feed_list
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample"
-OUTPUT_TABLES = ("records", "duplicates", "dead_letters")
+OUTPUT_TABLES = ("records", "duplicates", "dead_letters", "seen_before", "feed_status")
 # Runners Beam ships but does not know by short name.
 RUNNER_ALIASES = {"DaskRunner": "apache_beam.runners.dask.dask_runner.DaskRunner"}
 # Runners that drop what a DoFn emits in finish_bundle (so BatchElements and RunInference lose data).
@@ -57,7 +59,27 @@ def clear_previous_output(output: str) -> None:
 
 
 def run(config: RunConfig, beam_args: list[str]) -> tuple[int, dict[str, Any]]:
-    """Run the batch pipeline; returns (exit code, summary)."""
+    """Run the batch pipeline (with its state, for scheduled runs); returns (exit code, summary)."""
+    if not config.state:
+        return run_once(config, beam_args, None)
+    store = StateStore(config.state, keep=config.state_keep)
+    with store:  # refuses a second run on the same state; released however the run ends
+        previous = scheduled.load(store)
+        code, summary = run_once(config, beam_args, previous)
+        following = scheduled.next_state(previous, config.output, config.dedup_horizon_days)
+        generation = store.commit(scheduled.files(following))
+    summary["state"] = {"path": config.state, "generation": generation, "feeds": len(following.feeds),
+                        "seen_entries": len(following.seen)}
+    write_summary(config.output, summary)
+    print(f"state      {config.state}: generation {generation}, {len(following.feeds)} feeds, "
+          f"{len(following.seen)} seen entries remembered")
+    if summary["entries"] == summary["invariant"]["seen_before"] and config.state:
+        print("nothing new since the last run: no records written")
+    return code, summary
+
+
+def run_once(config: RunConfig, beam_args: list[str], run_state: scheduled.RunState | None
+             ) -> tuple[int, dict[str, Any]]:
     feed_list = read_feed_list(config.feeds)
     if not feed_list.urls and not feed_list.problems:
         raise SystemExit("newsbeam: --feeds gave no feed URLs")
@@ -69,7 +91,7 @@ def run(config: RunConfig, beam_args: list[str]) -> tuple[int, dict[str, Any]]:
     clear_previous_output(config.output)
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
-    build(pipeline, config, feed_list.urls, feed_list.problems)
+    build(pipeline, config, feed_list.urls, feed_list.problems, run_state)
     result = pipeline.run()
     result.wait_until_finish()
     counters = read_counters(result)
@@ -101,6 +123,7 @@ def run_demo(args: argparse.Namespace, beam_args: list[str]) -> int:
             "--format", args.fmt,
             "--allow_private_networks",  # the sample is served from 127.0.0.1
             "--per_host_delay", "0",
+            "--state", str(Path(args.output) / "state"),  # run it twice: the second run has nothing new
             *server.connect_to_args(),
         ]
         print(f"newsbeam demo: serving {len(server.hosts())} sample sites from 127.0.0.1:{server.port}")
@@ -177,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = config_from_args(args)
         code, _summary = run(config, beam_args)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, StateError) as error:
         print(f"newsbeam: {error}", file=sys.stderr)
         return 2
     return code

@@ -9,9 +9,10 @@ from __future__ import annotations
 import apache_beam as beam
 
 from pipeline.options import RunConfig
+from pipeline.scheduled import RunState
 from schemas.records import DeadLetter
 from transforms.deadletters import count
-from transforms.dedup import Deduplicate, ExactEntryDedup, ExactVerdictsOnly
+from transforms.dedup import Deduplicate, ExactEntryDedup, ExactVerdictsOnly, SkipSeenEntries
 from transforms.entities import EnrichEntities, SpacyNerModelHandler
 from transforms.extract import ExtractArticles
 from transforms.feeds import ReadFeeds
@@ -30,15 +31,23 @@ def feed_list_dead_letter(problem: FeedListProblem) -> DeadLetter:
                       f"{where}: {problem.reason}: {problem.value!r}", utc_now(), None)
 
 
-def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: list[FeedListProblem]) -> None:
-    """Add the whole batch graph to ``p``."""
+def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: list[FeedListProblem],
+          run_state: RunState | None = None) -> None:
+    """Add the whole batch graph to ``p``; ``run_state`` is what earlier scheduled runs left (or None)."""
     listed = p | "FeedUrls" >> beam.Create(feed_urls).with_output_types(str)
     list_dead = (p | "FeedListProblems" >> beam.Create(problems)
                  | "FeedListDeadLetters" >> beam.Map(feed_list_dead_letter))
 
     portable = config.portable_batching
-    feeds = listed | "ReadFeeds" >> ReadFeeds(config.fetch, config.fetch_concurrency, portable=portable)
-    exact = feeds["entries"] | "ExactDedup" >> ExactEntryDedup()
+    conditional = run_state.conditional_headers() if run_state else None
+    feeds = listed | "ReadFeeds" >> ReadFeeds(config.fetch, config.fetch_concurrency, portable=portable,
+                                              conditional=conditional)
+    if run_state is not None:
+        fresh = feeds["entries"] | "SkipSeen" >> SkipSeenEntries(*run_state.seen_sets())
+        new_entries, seen = fresh["new"], fresh["seen"]
+    else:
+        new_entries, seen = feeds["entries"], p | "NothingSeen" >> beam.Create([])
+    exact = new_entries | "ExactDedup" >> ExactEntryDedup()
     pages = exact["unique"] | "FetchPages" >> FetchPages(config.fetch, config.fetch_concurrency, portable=portable)
     articles = pages["pages"] | "Extract" >> ExtractArticles(config.extract)
     dedup_inputs = {
@@ -65,4 +74,6 @@ def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: l
         "duplicates": dedup["duplicates"],
         "dead_letters": dead_letters,
         "entries": feeds["entries"],
+        "seen": seen,
+        "feed_status": feeds["feed_status"],
     } | "Write" >> WriteOutputs(config.output, config.fmt, num_shards=PORTABLE_SHARDS if portable else 0)

@@ -29,6 +29,8 @@ class RunConfig:
     portable_batching: bool = False  # batch through GroupByKey, not BatchElements (see transforms.batching)
     dedup: bool = True  # reprint detection (exact URL/GUID matching before fetching always runs)
     entities: bool = True
+    state: str | None = None  # folder carrying feed validators and seen entries between scheduled runs
+    state_keep: int = 3
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, *, feeds_required: bool = True) -> None:
@@ -38,6 +40,10 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, feeds_required: bool =
                          "repeatable; files may be on any Beam filesystem (gs://...)")
     io.add_argument("--output", default="out", help="folder (local or Beam filesystem path) for the output files")
     io.add_argument("--format", dest="fmt", choices=FORMATS, default="jsonl", help="output file format")
+    io.add_argument("--state", default=None, metavar="PATH",
+                    help="state carried between scheduled runs (local folder or Beam filesystem path): feeds are "
+                         "fetched conditionally and entries seen by earlier runs are not processed again")
+    io.add_argument("--state_keep", type=int, default=3, help="earlier state generations kept")
 
     net = parser.add_argument_group("fetching and network safety")
     net.add_argument("--allow_private_networks", action="store_true",
@@ -115,4 +121,6 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         portable_batching=args.portable_batching,
         dedup=args.dedup,
         entities=args.entities,
+        state=args.state,
+        state_keep=args.state_keep,
     )

@@ -2,12 +2,16 @@
 
 Used by ``newsbeam demo`` (the bundled sample) and by the tests. Query
 strings are ignored, a path ending in ``/`` serves ``index.html``, a missing
-file is a 404. It counts requests per path, for tests that check what was
-fetched.
+file is a 404. Responses carry an ETag (of the content) and Last-Modified
+(the file's time) and answer a matching conditional request with 304, as a
+well-behaved news site does. It counts requests per path (and conditional
+ones), for tests that check what was fetched.
 """
 
 from __future__ import annotations
 
+import email.utils
+import hashlib
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +34,7 @@ class SiteServer:
     def __init__(self, root: Path | str, host: str = "127.0.0.1", port: int = 0):
         self.root = Path(root).resolve()
         self.requests: Counter[str] = Counter()
+        self.conditional: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
@@ -72,12 +77,27 @@ class SiteServer:
                 if file is None:
                     self._send(404, b"not found\n", "text/plain")
                     return
-                self._send(200, file.read_bytes(), content_type_for(file))
+                body = file.read_bytes()
+                etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+                modified = email.utils.formatdate(file.stat().st_mtime, usegmt=True)
+                validators = {"ETag": etag, "Last-Modified": modified}
+                conditional = self.headers.get("If-None-Match") or self.headers.get("If-Modified-Since")
+                if conditional:
+                    with server._lock:
+                        server.conditional[f"{host}{path}"] += 1
+                if self.headers.get("If-None-Match") == etag or (
+                        not self.headers.get("If-None-Match") and self.headers.get("If-Modified-Since") == modified):
+                    self._send(304, b"", content_type_for(file), validators)
+                    return
+                self._send(200, body, content_type_for(file), validators)
 
-            def _send(self, status: int, body: bytes, content_type: str) -> None:
+            def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None
+                      ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
+                for name, value in (extra or {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
 

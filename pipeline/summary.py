@@ -45,6 +45,7 @@ def summarise(counters: dict[str, int], feeds_listed: int, wall_seconds: float) 
     records = counters.get("out.records", 0)
     duplicates = counters.get("out.duplicates", 0)
     entry_dead = counters.get("out.dead_letters.entry", 0)
+    seen_before = counters.get("entries.seen_before", 0)
     return {
         "feeds": {
             "listed": feeds_listed,
@@ -67,7 +68,8 @@ def summarise(counters: dict[str, int], feeds_listed: int, wall_seconds: float) 
             "records": records,
             "duplicates": duplicates,
             "dead_letters": entry_dead,
-            "holds": entries_in == records + duplicates + entry_dead,
+            "seen_before": seen_before,
+            "holds": entries_in == records + duplicates + entry_dead + seen_before,
         },
         "stages_in": stages_in,
         "failed_stages": failed_stages,
@@ -95,8 +97,9 @@ def render(summary: dict[str, Any]) -> str:
             detail = ", ".join(f"{reason} {n}" for reason, n in reasons.items())
             lines.append(f"dead       {unit} at {stage}: {detail}")
     verdict = "holds" if inv["holds"] else "FAILS"
+    seen = f" + seen before {inv['seen_before']}" if inv["seen_before"] else ""
     lines.append(f"invariant  entries {inv['entries']} = records {inv['records']} + duplicates {inv['duplicates']}"
-                 f" + dead letters {inv['dead_letters']}: {verdict}")
+                 f" + dead letters {inv['dead_letters']}{seen}: {verdict}")
     for stage in summary["failed_stages"]:
         lines.append(f"FAILED     stage {stage} dead-lettered all {summary['stages_in'][stage]} elements it was given")
     lines.append(f"wall time  {summary['wall_seconds']:.1f} s")

@@ -38,6 +38,17 @@ class FetchResult(NamedTuple):
     last_modified: str | None
 
 
+class FeedStatus(NamedTuple):
+    """What one feed fetch found, for the state carried to the next scheduled run."""
+
+    feed_url: str
+    status: int  # 200, or 304 when a conditional request found nothing new
+    etag: str | None
+    last_modified: str | None
+    entries: int
+    fetched_at: str
+
+
 class FeedEntry(NamedTuple):
     """One entry of one feed, normalised."""
 
@@ -203,7 +214,7 @@ class DeadLetter(NamedTuple):
 
 
 ALL_RECORD_TYPES = (
-    FetchResult, FeedEntry, FetchedPage, Article, Entity, DedupInfo, NewsRecord,
+    FetchResult, FeedStatus, FeedEntry, FetchedPage, Article, Entity, DedupInfo, NewsRecord,
     DedupNode, DocFeatures, Match, SentenceVectors, DedupVerdict, DeadLetter,
 )
 

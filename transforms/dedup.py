@@ -37,7 +37,7 @@ from transforms.lib.records import CANONICAL, record_from_article, record_from_e
 from transforms.lib.similarity import needs_meaning_check, score_pair, score_paraphrase
 from transforms.lib.verdicts import order_key, resolve
 from transforms.sentence_vectors import EmbedSentences
-from transforms.tagging import split, tag
+from transforms.tagging import Tagged, split, tag
 
 # A bucket this large is mostly boilerplate; each member is then paired only
 # with its nearest neighbours in publication order.
@@ -107,6 +107,29 @@ class ExactEntryDedup(beam.PTransform):
         )
         outputs = split(tagged, "Exact", "unique", "duplicates", types={"unique": FeedEntry, "duplicates": FeedEntry})
         return {**outputs, "matches": matches}
+
+
+def _seen_or_new(entry: FeedEntry, seen_urls: frozenset[str], seen_guids: frozenset[str]) -> Tagged:
+    if entry.canonical_url in seen_urls or (guid_key(entry) or "") in seen_guids:
+        count("entries.seen_before")
+        return tag("seen", entry)
+    return tag("new", entry)
+
+
+class SkipSeenEntries(beam.PTransform):
+    """Entries an earlier scheduled run already handled (same canonical URL or GUID) are not fetched again.
+
+    ``PCollection[FeedEntry]`` -> ``{"new": FeedEntry, "seen": FeedEntry}``; the seen ones are counted as
+    ``seen_before`` in the run's accounting.
+    """
+
+    def __init__(self, seen_urls: frozenset[str], seen_guids: frozenset[str]):
+        super().__init__()
+        self._seen_urls, self._seen_guids = seen_urls, seen_guids
+
+    def expand(self, entries: beam.PCollection) -> dict[str, beam.PCollection]:
+        tagged = entries | "SeenOrNew" >> beam.Map(_seen_or_new, self._seen_urls, self._seen_guids)
+        return split(tagged, "Seen", "new", "seen", types={"new": FeedEntry, "seen": FeedEntry})
 
 
 class FeaturesFn(StageDoFn):
@@ -318,4 +341,4 @@ class ExactVerdictsOnly(beam.PTransform):
         return {**records, "dead_letters": inputs["articles"].pipeline | "NoDeadLetters" >> beam.Create([])}
 
 
-__all__ = ["Deduplicate", "ExactEntryDedup", "ExactVerdictsOnly"]
+__all__ = ["Deduplicate", "ExactEntryDedup", "ExactVerdictsOnly", "SkipSeenEntries"]

@@ -1,7 +1,10 @@
 """Stage 1-2: feed URLs -> normalised feed entries.
 
 ``ReadFeeds`` takes a ``PCollection[str]`` of feed URLs and returns
-``{"entries": PCollection[FeedEntry], "dead_letters": PCollection[DeadLetter]}``.
+``{"entries": PCollection[FeedEntry], "dead_letters": PCollection[DeadLetter],
+"feed_status": PCollection[FeedStatus]}``. ``conditional`` maps a feed URL
+to the validators of its last fetch (``If-None-Match``, ``If-Modified-Since``):
+a 304 answer is no work.
 Feeds are fetched with the project's fetcher (never by feedparser) and parsed
 from bytes. A feed that cannot be fetched or parsed is a dead letter with
 unit ``feed``; an entry without a usable link is one with unit ``entry``.
@@ -14,13 +17,15 @@ from typing import Any
 
 import apache_beam as beam
 
-from schemas.records import FeedEntry, FetchResult
+from schemas.records import FeedEntry, FeedStatus, FetchResult
 from transforms.batching import Batch
 from transforms.deadletters import StageDoFn, count, dead_letter, with_dead_letters
 from transforms.fetching import ConcurrentFetchFn
 from transforms.lib.feedparse import parse_feed
 from transforms.lib.http import FetchSettings
-from transforms.tagging import DEAD_LETTERS, tag
+from transforms.tagging import DEAD_LETTERS, MAIN, split, tag
+
+FEED_STATUS = "feed_status"
 
 
 class FetchFeedsFn(ConcurrentFetchFn):
@@ -33,8 +38,12 @@ class FetchFeedsFn(ConcurrentFetchFn):
     def url_of(self, element: str) -> str:
         return element
 
+    def __init__(self, settings: FetchSettings, concurrency: int, conditional: dict[str, dict[str, str]]):
+        super().__init__(settings, concurrency)
+        self._conditional = conditional
+
     def fetch_for(self, element: str, fetch: Callable[..., FetchResult]) -> FetchResult:
-        return fetch(element)
+        return fetch(element, headers=self._conditional.get(element))
 
     def emit(self, element: str, fetched: FetchResult) -> Iterable[FetchResult]:
         count("feeds.fetched")
@@ -50,6 +59,8 @@ class ParseFeedFn(StageDoFn):
     def handle(self, result: FetchResult) -> Iterable[Any]:
         if result.status == 304:
             count("feeds.not_modified")
+            yield tag(FEED_STATUS, FeedStatus(result.url, 304, result.etag, result.last_modified, 0,
+                                              result.fetched_at))
             return
         parsed = parse_feed(result)
         count("feeds.parsed")
@@ -60,22 +71,27 @@ class ParseFeedFn(StageDoFn):
         for bad in parsed.bad_entries:
             count("entries.in")
             yield tag(DEAD_LETTERS, dead_letter(self.stage, "entry", bad.entry, bad, url=result.url))
+        yield tag(FEED_STATUS, FeedStatus(result.url, result.status, result.etag, result.last_modified,
+                                          len(parsed.entries) + len(parsed.bad_entries), result.fetched_at))
 
 
 class ReadFeeds(beam.PTransform):
     """PCollection[str] of feed URLs -> entries and dead letters."""
 
-    def __init__(self, settings: FetchSettings, concurrency: int = 16, batch_size: int = 16, portable: bool = False):
+    def __init__(self, settings: FetchSettings, concurrency: int = 16, batch_size: int = 16, portable: bool = False,
+                 conditional: dict[str, dict[str, str]] | None = None):
         super().__init__()
         self._settings = settings
         self._concurrency = concurrency
         self._batch_size = batch_size
         self._portable = portable
+        self._conditional = conditional or {}
 
     def expand(self, feed_urls: beam.PCollection) -> dict[str, beam.PCollection]:
         batches = feed_urls | "BatchFeedUrls" >> Batch(self._batch_size, self._portable, key_fn=str)
         fetched, fetch_dead = with_dead_letters(
-            batches, FetchFeedsFn(self._settings, self._concurrency), "FetchFeeds")
-        entries, parse_dead = with_dead_letters(fetched, ParseFeedFn(), "ParseFeeds", FeedEntry)
-        dead = (fetch_dead, parse_dead) | "FeedDeadLetters" >> beam.Flatten()
-        return {"entries": entries, "dead_letters": dead}
+            batches, FetchFeedsFn(self._settings, self._concurrency, self._conditional), "FetchFeeds")
+        parsed = split(fetched | "ParseFeeds" >> beam.ParDo(ParseFeedFn()), "Parsed", MAIN, DEAD_LETTERS,
+                       FEED_STATUS, types={MAIN: FeedEntry, FEED_STATUS: FeedStatus})
+        dead = (fetch_dead, parsed[DEAD_LETTERS]) | "FeedDeadLetters" >> beam.Flatten()
+        return {"entries": parsed[MAIN], "dead_letters": dead, "feed_status": parsed[FEED_STATUS]}

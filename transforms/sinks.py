@@ -23,7 +23,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.parquetio import WriteToParquet
 
 from schemas.derive import TIMESTAMP_FIELDS, arrow_schema, to_plain
-from schemas.records import DeadLetter, NewsRecord
+from schemas.records import DeadLetter, FeedEntry, FeedStatus, NewsRecord
 from transforms.deadletters import count
 
 FORMATS = ("jsonl", "parquet")
@@ -72,6 +72,10 @@ def dead_letter_tallies(dead: DeadLetter) -> list[str]:
 
 def entry_tally(_entry: Any) -> list[str]:
     return ["entries.in"]
+
+
+def seen_tally(_entry: Any) -> list[str]:
+    return ["entries.seen_before"]
 
 
 class _Tally(beam.DoFn):
@@ -202,6 +206,15 @@ class WriteOutputs(beam.PTransform):
             tallies.append(counted | f"Tally_{name}" >> beam.FlatMap(tally_of[name]))
         if "entries" in outputs:
             tallies.append(outputs["entries"] | "TallyEntries" >> beam.FlatMap(entry_tally))
+        if "seen" in outputs:
+            tallies.append(outputs["seen"] | "TallySeen" >> beam.FlatMap(seen_tally))
+        # Small tables for the next scheduled run's state (always JSON lines).
+        for name, record_type in (("seen", FeedEntry), ("feed_status", FeedStatus)):
+            if name in outputs:
+                table = "seen_before" if name == "seen" else name
+                write = (PortableWriteTable(self._output, table, record_type, "jsonl", 1) if self._num_shards
+                         else WriteTable(self._output, table, record_type, "jsonl"))
+                written.append(outputs[name] | f"Write_{table}" >> write)
         tally_file = (
             tallies
             | "AllTallies" >> beam.Flatten()
