@@ -23,12 +23,13 @@ from transforms.lib.extraction import ExtractSettings, NoText, build_article
 from transforms.lib.feedlist import read_feed_list
 from transforms.lib.feedparse import parse_feed
 from transforms.lib.fingerprints import article_features
-from transforms.lib.http import Fetcher, FetchError, FetchSettings, utc_now
+from transforms.lib.http import Fetcher, FetchError, FetchSettings
 from transforms.lib.ner import load_spacy_model, merge_mentions
 from transforms.lib.netpolicy import ConnectTo
 from transforms.lib.records import CANONICAL, record_from_article
 from transforms.lib.reprint_index import ReprintIndex
 from transforms.lib.text import decode_html
+from transforms.lib.times import utc_now
 from transforms.sinks import to_json_line
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import apache_beam as beam
@@ -17,6 +17,7 @@ import apache_beam as beam
 from schemas.records import Article, NewsRecord
 from transforms.deadletters import count, dead_letter
 from transforms.dedup import Deduplicate
+from transforms.lib.times import ISO_FORMAT, parse_iso
 from transforms.lib.urls import source_domain
 from transforms.sinks import to_json_line
 from transforms.tagging import DEAD_LETTERS, MAIN, split, tag
@@ -58,12 +59,12 @@ def parse_time(value: Any, doc_id: str) -> tuple[str, str]:
     if value in (None, ""):
         return UNKNOWN_TIME, "unknown"
     try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        parsed = parse_iso(str(value))
     except ValueError:
         raise BadDocument("bad_published", f"document {doc_id!r}: 'published' is not ISO 8601: {value!r}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "published"
+    return parsed.astimezone(UTC).strftime(ISO_FORMAT), "published"
 
 
 class ParseDocumentFn(beam.DoFn):

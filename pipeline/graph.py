@@ -17,7 +17,7 @@ from transforms.entities import EnrichEntities, SpacyNerModelHandler
 from transforms.extract import ExtractArticles
 from transforms.feeds import ReadFeeds
 from transforms.lib.feedlist import FeedListProblem
-from transforms.lib.http import utc_now
+from transforms.lib.times import utc_now
 from transforms.pages import FetchPages
 from transforms.sinks import WriteOutputs
 

@@ -17,6 +17,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.state import StateStore
 from transforms.dedup import guid_key
+from transforms.lib.times import ISO_FORMAT
 from transforms.lib.urls import record_id
 
 FEEDS_FILE = "feeds.json"
@@ -68,7 +69,7 @@ def _rows(output: str, table: str) -> list[dict[str, Any]]:
 def next_state(previous: RunState, output: str, horizon_days: float, now: datetime | None = None) -> RunState:
     """The state after a run, from what the run wrote."""
     now = now or datetime.now(UTC)
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = now.strftime(ISO_FORMAT)
     feeds = {url: dict(feed) for url, feed in previous.feeds.items()}
     for status in _rows(output, "feed_status"):
         feed = feeds.setdefault(status["feed_url"], {})
@@ -88,7 +89,7 @@ def next_state(previous: RunState, output: str, horizon_days: float, now: dateti
         key = guid_key_of(row)
         if key:
             seen[key] = stamp
-    cutoff = (now - timedelta(days=horizon_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cutoff = (now - timedelta(days=horizon_days)).strftime(ISO_FORMAT)
     seen = {k: v for k, v in seen.items() if v >= cutoff}
     return RunState(feeds, seen)
 

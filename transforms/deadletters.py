@@ -20,7 +20,7 @@ from apache_beam.metrics import Metrics
 
 from schemas.derive import to_plain
 from schemas.records import DeadLetter
-from transforms.lib.http import utc_now
+from transforms.lib.times import utc_now
 from transforms.tagging import DEAD_LETTERS, MAIN, Tagged, split, tag
 
 NAMESPACE = "newsbeam"

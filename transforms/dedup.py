@@ -23,7 +23,6 @@ Raising recall (paraphrases) changes steps 1-3's functions, not this wiring.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from itertools import combinations
 from typing import Any
 
@@ -35,6 +34,7 @@ from transforms.deadletters import StageDoFn, count, with_dead_letters
 from transforms.lib.fingerprints import article_features, candidate_keys
 from transforms.lib.records import CANONICAL, record_from_article, record_from_entry
 from transforms.lib.similarity import needs_meaning_check, score_pair, score_paraphrase
+from transforms.lib.times import parse_iso
 from transforms.lib.verdicts import order_key, resolve
 from transforms.sentence_vectors import EmbedSentences
 from transforms.tagging import Tagged, split, tag
@@ -145,11 +145,8 @@ def keyed_by_bucket(features: DocFeatures) -> list[tuple[str, DedupNode]]:
 
 
 def _days_apart(a: DedupNode, b: DedupNode) -> float:
-    def parse(value: str) -> datetime:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
     try:
-        return abs((parse(a.published) - parse(b.published)).total_seconds()) / 86400
+        return abs((parse_iso(a.published) - parse_iso(b.published)).total_seconds()) / 86400
     except ValueError:
         return 0.0
 

@@ -17,8 +17,9 @@ from schemas.records import FeedEntry, FetchedPage, FetchResult
 from transforms.batching import Batch
 from transforms.deadletters import count, with_dead_letters
 from transforms.fetching import ConcurrentFetchFn
-from transforms.lib.http import FetchError, FetchSettings, utc_now
+from transforms.lib.http import FetchError, FetchSettings
 from transforms.lib.text import decode_html
+from transforms.lib.times import utc_now
 
 
 class FetchPagesFn(ConcurrentFetchFn):

@@ -13,7 +13,6 @@ import json
 import uuid
 import zlib
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 import apache_beam as beam
@@ -25,6 +24,7 @@ from apache_beam.io.parquetio import WriteToParquet
 from schemas.derive import TIMESTAMP_FIELDS, arrow_schema, to_plain
 from schemas.records import DeadLetter, FeedEntry, FeedStatus, NewsRecord
 from transforms.deadletters import count
+from transforms.lib.times import parse_iso
 
 FORMATS = ("jsonl", "parquet")
 SHARD_TEMPLATE = "-SSSSS-of-NNNNN"
@@ -41,15 +41,11 @@ def to_arrow_row(record: Any) -> dict[str, Any]:
 
 def _with_datetimes(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: (_parse_time(v) if k in TIMESTAMP_FIELDS and isinstance(v, str) else _with_datetimes(v))
+        return {k: (parse_iso(v) if k in TIMESTAMP_FIELDS and isinstance(v, str) else _with_datetimes(v))
                 for k, v in value.items()}
     if isinstance(value, list):
         return [_with_datetimes(v) for v in value]
     return value
-
-
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def record_tally(record: NewsRecord) -> list[str]:

@@ -12,6 +12,7 @@ import feedparser
 
 from schemas.records import FeedEntry, FetchResult
 from transforms.lib.text import html_to_text
+from transforms.lib.times import ISO_FORMAT
 from transforms.lib.urls import BadUrl, canonical_url, is_http_url, record_id, source_domain
 
 MAX_TITLE_CHARS = 1_000
@@ -170,7 +171,7 @@ def _struct_to_iso(value: time.struct_time | None) -> str | None:
     if not value:
         return None
     try:
-        return datetime(*value[:6], tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime(*value[:6], tzinfo=UTC).strftime(ISO_FORMAT)
     except (TypeError, ValueError, OverflowError):
         return None
 

@@ -30,6 +30,7 @@ from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from schemas.records import FetchResult
 from transforms.lib.netpolicy import BlockedAddressError, ConnectTo, address_refusal, resolve
+from transforms.lib.times import utc_now
 from transforms.lib.urls import ALLOWED_SCHEMES
 
 PIPELINE_VERSION = "0.1.0"
@@ -301,11 +302,6 @@ _ACCEPT = {
     "feed": "application/rss+xml,application/atom+xml,application/rdf+xml,application/xml;q=0.9,"
             "text/xml;q=0.9,text/x-opml;q=0.8,*/*;q=0.1",
 }
-
-
-def utc_now() -> str:
-    """The current time as an ISO 8601 UTC string with seconds."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _check_scheme(url: str) -> None:

@@ -23,12 +23,13 @@ from array import array
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from schemas.records import DedupInfo, DedupNode, DedupVerdict, DocFeatures, Match
 from transforms.lib.embeddings import DIMENSIONS
 from transforms.lib.fingerprints import candidate_keys
 from transforms.lib.similarity import needs_meaning_check, score_pair, score_paraphrase
+from transforms.lib.times import ISO_FORMAT, parse_iso
 from transforms.lib.verdicts import best_match, order_key
 
 Embed = Callable[[list[str]], bytes]
@@ -56,13 +57,9 @@ def bucket_ids(features: DocFeatures) -> array:
                        for key in candidate_keys(features)))
 
 
-def _parse(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 def _epoch(value: str) -> float:
     try:
-        return _parse(value).timestamp()
+        return parse_iso(value).timestamp()
     except ValueError:
         return 0.0
 
@@ -184,7 +181,7 @@ class ReprintIndex:
         return len(old)
 
     def evict_beyond_horizon(self, newest_published: str) -> int:
-        cutoff = (_parse(newest_published) - timedelta(days=self.horizon_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        cutoff = (parse_iso(newest_published) - timedelta(days=self.horizon_days)).strftime(ISO_FORMAT)
         return self.evict_before(cutoff)
 
     # Serialisation: JSON of plain values, zlib-compressed. Integer lists and
