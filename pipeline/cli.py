@@ -61,7 +61,9 @@ def clear_previous_output(output: str) -> None:
 def run(config: RunConfig, beam_args: list[str]) -> tuple[int, dict[str, Any]]:
     """Run the batch pipeline (with its state, for scheduled runs); returns (exit code, summary)."""
     if not config.state:
-        return run_once(config, beam_args, None)
+        code, summary = run_once(config, beam_args, None)
+        report(config, summary)
+        return code, summary
     store = StateStore(config.state, keep=config.state_keep)
     with store:  # refuses a second run on the same state; released however the run ends
         previous = scheduled.load(store)
@@ -70,16 +72,26 @@ def run(config: RunConfig, beam_args: list[str]) -> tuple[int, dict[str, Any]]:
         generation = store.commit(scheduled.files(following))
     summary["state"] = {"path": config.state, "generation": generation, "feeds": len(following.feeds),
                         "seen_entries": len(following.seen)}
-    write_summary(config.output, summary)
-    print(f"state      {config.state}: generation {generation}, {len(following.feeds)} feeds, "
-          f"{len(following.seen)} seen entries remembered")
-    if summary["entries"] == summary["invariant"]["seen_before"]:
-        print("nothing new since the last run: no records written")
+    report(config, summary)
     return code, summary
+
+
+def report(config: RunConfig, summary: dict[str, Any]) -> None:
+    """Write run_summary.json and print the human summary."""
+    write_summary(config.output, summary)
+    print(render(summary))
+    print(f"output     {config.output}/ (records-*, duplicates-*, dead_letters-*, tallies.jsonl, run_summary.json)")
+    state = summary.get("state")
+    if state:
+        print(f"state      {state['path']}: generation {state['generation']}, {state['feeds']} feeds, "
+              f"{state['seen_entries']} seen entries remembered")
+        if summary["entries"] == summary["invariant"]["seen_before"]:
+            print("nothing new since the last run: no records written")
 
 
 def run_once(config: RunConfig, beam_args: list[str], run_state: scheduled.RunState | None
              ) -> tuple[int, dict[str, Any]]:
+    """One pipeline run; returns (exit code, summary) without writing or printing the summary."""
     feed_list = read_feed_list(config.feeds)
     if not feed_list.urls and not feed_list.problems:
         raise SystemExit("newsbeam: --feeds gave no feed URLs")
@@ -104,9 +116,6 @@ def run_once(config: RunConfig, beam_args: list[str], run_state: scheduled.RunSt
     summary["counters_from"] = source
     summary["runner"] = runner
     summary["output"] = config.output
-    write_summary(config.output, summary)
-    print(render(summary))
-    print(f"output     {config.output}/ (records-*, duplicates-*, dead_letters-*, tallies.jsonl, run_summary.json)")
     if not summary["invariant"]["holds"]:
         return EXIT_INVARIANT_FAILED, summary
     if summary["failed_stages"]:
