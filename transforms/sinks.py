@@ -188,17 +188,18 @@ class WriteOutputs(beam.PTransform):
         self._fmt = fmt
         self._num_shards = num_shards
 
+    def _table(self, name: str, record_type: type, fmt: str, portable_shards: int) -> beam.PTransform:
+        if self._num_shards:
+            return PortableWriteTable(self._output, name, record_type, fmt, portable_shards)
+        return WriteTable(self._output, name, record_type, fmt)
+
     def expand(self, outputs: dict[str, beam.PCollection]) -> beam.PCollection:
         tally_of = {"records": record_tally, "duplicates": duplicate_tally, "dead_letters": dead_letter_tallies}
         types = {"records": NewsRecord, "duplicates": NewsRecord, "dead_letters": DeadLetter}
         written, tallies = [], []
         for name in ("records", "duplicates", "dead_letters"):
             counted = outputs[name] | f"Count_{name}" >> beam.ParDo(_Tally(tally_of[name]))
-            if self._num_shards:
-                write = PortableWriteTable(self._output, name, types[name], self._fmt, self._num_shards)
-            else:
-                write = WriteTable(self._output, name, types[name], self._fmt)
-            written.append(counted | f"Write_{name}" >> write)
+            written.append(counted | f"Write_{name}" >> self._table(name, types[name], self._fmt, self._num_shards))
             tallies.append(counted | f"Tally_{name}" >> beam.FlatMap(tally_of[name]))
         if "entries" in outputs:
             tallies.append(outputs["entries"] | "TallyEntries" >> beam.FlatMap(entry_tally))
@@ -208,9 +209,7 @@ class WriteOutputs(beam.PTransform):
         for name, record_type in (("seen", FeedEntry), ("feed_status", FeedStatus)):
             if name in outputs:
                 table = "seen_before" if name == "seen" else name
-                write = (PortableWriteTable(self._output, table, record_type, "jsonl", 1) if self._num_shards
-                         else WriteTable(self._output, table, record_type, "jsonl"))
-                written.append(outputs[name] | f"Write_{table}" >> write)
+                written.append(outputs[name] | f"Write_{table}" >> self._table(table, record_type, "jsonl", 1))
         tally_file = (
             tallies
             | "AllTallies" >> beam.Flatten()
