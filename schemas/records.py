@@ -213,9 +213,24 @@ class DeadLetter(NamedTuple):
     url: str | None
 
 
+class DedupCorrection(NamedTuple):
+    """A verdict changed after it was emitted (streaming): an earlier copy arrived after its reprint.
+
+    The record ``id`` (``entry_key``) was emitted as canonical, or as a
+    duplicate of ``previous_duplicate_of``; it is now a duplicate of ``duplicate_of``.
+    """
+
+    id: str
+    entry_key: str
+    duplicate_of: str
+    previous_duplicate_of: str | None  # None: it was emitted as a canonical record
+    dedup: DedupInfo
+    corrected_at: str
+
+
 ALL_RECORD_TYPES = (
     FetchResult, FeedStatus, FeedEntry, FetchedPage, Article, Entity, DedupInfo, NewsRecord,
-    DedupNode, DocFeatures, Match, SentenceVectors, DedupVerdict, DeadLetter,
+    DedupNode, DocFeatures, Match, SentenceVectors, DedupVerdict, DeadLetter, DedupCorrection,
 )
 
 for _record_type in ALL_RECORD_TYPES:

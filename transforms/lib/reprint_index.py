@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from schemas.records import DedupInfo, DedupNode, DedupVerdict, DocFeatures, Match
 from transforms.lib.embeddings import DIMENSIONS
@@ -40,6 +41,15 @@ MAX_CANDIDATES = 64  # per lookup, nearest in time first: a bucket full of boile
 # A bucket keeps its newest members only: a key shared by thousands of articles (boilerplate, a common
 # phrase) says little, and scanning it on every lookup would make the work grow with the index.
 MAX_BUCKET = 128
+
+
+class Reroot(NamedTuple):
+    """An indexed article whose canonical copy changed because an earlier copy arrived."""
+
+    node: DedupNode
+    previous_root: DedupNode  # the article itself when it was canonical
+    root: DedupNode
+    match: Match | None  # the match that moved it, for the article matched directly; None for its cluster
 
 
 @dataclass
@@ -135,17 +145,46 @@ class ReprintIndex:
         The same rule as ``transforms.lib.verdicts.resolve``: a duplicate of
         the canonical root of its best match against earlier articles.
         """
+        verdict, _moved = self.arrive(features, embed)
+        return verdict
+
+    def arrive(self, features: DocFeatures, embed: Embed | None = None) -> tuple[DedupVerdict, list[Reroot]]:
+        """Verdict for an article arriving in any order, then index it; and the verdicts it changes.
+
+        When indexed articles turn out to be copies of the new one (a reprint
+        arrived before its original), their clusters move under the new
+        article's root: each moved article is returned as a ``Reroot``, so a
+        stream can publish a correction for a verdict it already emitted.
+        """
         matches, vectors = self.match(features, embed)
-        earlier = [m for m in matches if m.later.entry_key == features.node.entry_key]
-        if not earlier:
-            self.add(features, features.node, vectors)
-            return DedupVerdict(features.node.entry_key, None, DedupInfo("canonical", 0.0, None, [], None))
-        best = best_match(earlier)
-        root = self.root_of(best.earlier.entry_key) or best.earlier
+        key = features.node.entry_key
+        earlier = [m for m in matches if m.later.entry_key == key]
+        if earlier:
+            best = best_match(earlier)
+            root = self.root_of(best.earlier.entry_key) or best.earlier
+            evidence = [*best.evidence, f"matched_entry={best.earlier.entry_key}", f"candidates={len(earlier)}"]
+            verdict = DedupVerdict(key, root.id, DedupInfo(best.kind, best.score, best.earlier.id, evidence, None))
+        else:
+            root = features.node
+            verdict = DedupVerdict(key, None, DedupInfo("canonical", 0.0, None, [], None))
         self.add(features, root, vectors)
-        evidence = [*best.evidence, f"matched_entry={best.earlier.entry_key}", f"candidates={len(earlier)}"]
-        return DedupVerdict(features.node.entry_key, root.id,
-                            DedupInfo(best.kind, best.score, best.earlier.id, evidence, None))
+        moved: list[Reroot] = []
+        copies = sorted((m for m in matches if m.earlier.entry_key == key), key=lambda m: order_key(m.later))
+        for match in copies:
+            old_root = self.root_of(match.later.entry_key)
+            if old_root is None or order_key(old_root) <= order_key(root):
+                continue  # already in a cluster rooted no later than ours
+            for article in self.articles.values():  # a scan, but corrections are rare
+                if article.root.entry_key == old_root.entry_key:
+                    article.root = root
+                    direct = match if article.features.node.entry_key == match.later.entry_key else None
+                    moved.append(Reroot(article.features.node, old_root, root, direct))
+        return verdict, moved
+
+    def set_root(self, entry_key: str, root: DedupNode) -> None:
+        article = self.articles.get(entry_key)
+        if article is not None:
+            article.root = root
 
     def insert(self, features: DocFeatures, keys: array, root: DedupNode, vectors: bytes | None) -> None:
         entry_key = features.node.entry_key
@@ -184,21 +223,45 @@ class ReprintIndex:
         cutoff = (parse_iso(newest_published) - timedelta(days=self.horizon_days)).strftime(ISO_FORMAT)
         return self.evict_before(cutoff)
 
-    # Serialisation: JSON of plain values, zlib-compressed. Integer lists and
-    # vectors are packed as base64 arrays to keep the state small.
+    # Serialisation: plain JSON rows, one per article; integer lists and
+    # vectors are packed as base64 arrays to keep the state small. A stream
+    # keeps these rows as an append-only log (``apply`` replays one).
+    def row(self, entry_key: str) -> dict:
+        article = self.articles[entry_key]
+        f = article.features
+        return {
+            "op": "add", "node": list(f.node), "root": list(article.root), "source_domain": f.source_domain,
+            "site_name": f.site_name, "text_hash": f.text_hash,
+            "shingles": base64.b64encode(f.shingles).decode("ascii"),
+            "keys": _pack("Q", article.keys), "anchors": list(f.anchors), "sentences": list(f.sentences),
+            "attributed_source": f.attributed_source,
+            "vectors": base64.b64encode(article.vectors).decode("ascii") if article.vectors else None,
+        }
+
+    def rows(self) -> list[dict]:
+        return [self.row(entry_key) for entry_key in self.articles]
+
+    def apply(self, row: dict) -> None:
+        """Replay one log row: ``add`` (an article, as ``row`` gives it) or ``root`` (a Reroot)."""
+        if row["op"] == "root":
+            self.set_root(row["entry_key"], DedupNode(*row["root"]))
+            return
+        features = DocFeatures(
+            node=DedupNode(*row["node"]), source_domain=row["source_domain"], site_name=row["site_name"],
+            text_hash=row["text_hash"], shingles=base64.b64decode(row["shingles"]), minhash=[],
+            anchors=row["anchors"], sentence_count=len(row["sentences"]), sentences=row["sentences"],
+            attributed_source=row["attributed_source"])
+        if features.node.entry_key in self.articles:
+            self.remove(features.node.entry_key)
+        vectors = base64.b64decode(row["vectors"]) if row["vectors"] else None
+        self.insert(features, _unpack("Q", row["keys"]), DedupNode(*row["root"]), vectors)
+
+    @staticmethod
+    def root_row(reroot: Reroot) -> dict:
+        return {"op": "root", "entry_key": reroot.node.entry_key, "root": list(reroot.root)}
+
     def to_bytes(self) -> bytes:
-        rows = []
-        for article in self.articles.values():
-            f = article.features
-            rows.append({
-                "node": list(f.node), "root": list(article.root), "source_domain": f.source_domain,
-                "site_name": f.site_name, "text_hash": f.text_hash,
-                "shingles": base64.b64encode(f.shingles).decode("ascii"),
-                "keys": _pack("Q", article.keys), "anchors": list(f.anchors), "sentences": list(f.sentences),
-                "attributed_source": f.attributed_source,
-                "vectors": base64.b64encode(article.vectors).decode("ascii") if article.vectors else None,
-            })
-        document = {"format": FORMAT_VERSION, "horizon_days": self.horizon_days, "articles": rows}
+        document = {"format": FORMAT_VERSION, "horizon_days": self.horizon_days, "articles": self.rows()}
         return zlib.compress(json.dumps(document, separators=(",", ":")).encode("utf-8"), 6)
 
     @classmethod
@@ -211,13 +274,7 @@ class ReprintIndex:
             raise ValueError(f"reprint index format {document.get('format')!r}, expected {FORMAT_VERSION}")
         index = cls(document["horizon_days"])
         for row in document["articles"]:
-            features = DocFeatures(
-                node=DedupNode(*row["node"]), source_domain=row["source_domain"], site_name=row["site_name"],
-                text_hash=row["text_hash"], shingles=base64.b64decode(row["shingles"]), minhash=[],
-                anchors=row["anchors"], sentence_count=len(row["sentences"]), sentences=row["sentences"],
-                attributed_source=row["attributed_source"])
-            vectors = base64.b64decode(row["vectors"]) if row["vectors"] else None
-            index.insert(features, _unpack("Q", row["keys"]), DedupNode(*row["root"]), vectors)
+            index.apply({"op": "add", **row})
         return index
 
 
