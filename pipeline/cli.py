@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import logging
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,9 @@ from pipeline.graph import build
 from pipeline.options import RunConfig, add_run_arguments, config_from_args
 from pipeline.siteserver import SiteServer
 from pipeline.state import StateError, StateStore
+from pipeline.streaming import build_streaming
 from pipeline.summary import read_counters, read_tallies, render, summarise, write_summary
-from transforms.lib.feedlist import read_feed_list
+from transforms.lib.feedlist import FeedList, read_feed_list
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample"
 OUTPUT_TABLES = ("records", "duplicates", "dead_letters", "seen_before", "feed_status")
@@ -29,6 +31,8 @@ OUTPUT_TABLES = ("records", "duplicates", "dead_letters", "seen_before", "feed_s
 RUNNER_ALIASES = {"DaskRunner": "apache_beam.runners.dask.dask_runner.DaskRunner"}
 # Runners that drop what a DoFn emits in finish_bundle (so BatchElements and RunInference lose data).
 NEEDS_PORTABLE_BATCHING = {"apache_beam.runners.dask.dask_runner.DaskRunner"}
+# Runners whose streaming job lives in this process (the launcher waits for Ctrl-C).
+LOCAL_STREAMING_RUNNERS = {"BundleBasedDirectRunner", "DirectRunner", "SwitchingDirectRunner"}
 EXIT_INVARIANT_FAILED = 3
 EXIT_STAGE_FAILED = 4
 
@@ -56,6 +60,76 @@ def clear_previous_output(output: str) -> None:
     stale = [m.path for result in FileSystems.match(patterns) for m in result.metadata_list]
     if stale:
         FileSystems.delete(stale)
+
+
+def is_streaming(beam_args: list[str]) -> bool:
+    return bool(PipelineOptions(beam_args).view_as(StandardOptions).streaming)
+
+
+def run_streaming(config: RunConfig, beam_args: list[str], stop: threading.Event | None = None
+                  ) -> tuple[int, dict[str, Any]]:
+    """Run the streaming pipeline until it is cancelled (Ctrl-C, or ``stop`` set); returns (exit code, summary).
+
+    On a local runner the job lives in this process: it runs until stopped,
+    then the summary is printed from its counters. On a remote runner
+    (Dataflow, Flink) the job is submitted and this returns at once.
+    """
+    if config.state:
+        raise ValueError("--state is for scheduled batch runs; a streaming job keeps its state in the runner")
+    feed_list = read_feed_list(config.feeds) if config.feeds else FeedList([], [])
+    options = PipelineOptions(beam_args)
+    options.view_as(StandardOptions).streaming = True
+    runner = choose_runner(options)
+    _LOG.info("streaming on %s: %d feeds, subscription %s", runner, len(feed_list.urls),
+              config.streaming.input_subscription)
+    started = time.monotonic()
+    pipeline = beam.Pipeline(options=options)
+    build_streaming(pipeline, config, feed_list.urls, feed_list.problems)
+    result = pipeline.run()
+    if runner not in LOCAL_STREAMING_RUNNERS:
+        print(f"newsbeam: streaming job submitted to {runner}; it runs until cancelled there")
+        return 0, {}
+    print(f"newsbeam: streaming on {runner}; Ctrl-C stops it", flush=True)
+    failure = wait_until_stopped(result, stop)
+    counters = read_counters(result) or {}
+    summary = summarise(counters, len(feed_list.urls) + len(feed_list.problems), time.monotonic() - started)
+    summary["streaming"] = {
+        "messages": counters.get("messages.in", 0),
+        "message_entries": counters.get("messages.entries", 0),
+        "message_feeds": counters.get("messages.feeds", 0),
+        "corrections": counters.get("dedup.corrections", 0),
+    }
+    summary["runner"] = runner
+    print(render(summary))
+    if failure is not None:
+        print(f"newsbeam: the streaming pipeline failed: {failure}", file=sys.stderr)
+        return 1, summary
+    return 0, summary
+
+
+def wait_until_stopped(result: Any, stop: threading.Event | None) -> BaseException | None:
+    """Block until the pipeline ends, ``stop`` is set or Ctrl-C; cancel it unless it ended. Returns its failure."""
+    ended = threading.Event()
+    failure: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            result.wait_until_finish()
+        except BaseException as error:  # the pipeline's own failure, reported by the caller
+            failure.append(error)
+        finally:
+            ended.set()
+
+    threading.Thread(target=wait, name="newsbeam-wait", daemon=True).start()
+    try:
+        while not ended.wait(0.2):
+            if stop is not None and stop.is_set():
+                break
+    except KeyboardInterrupt:
+        print("\nnewsbeam: stopping the stream (Ctrl-C)", file=sys.stderr, flush=True)
+    if not ended.is_set():
+        result.cancel()
+    return failure[0] if failure else None
 
 
 def run(config: RunConfig, beam_args: list[str]) -> tuple[int, dict[str, Any]]:
@@ -177,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the pipeline. Unknown options go to Beam: --runner (default: Beam's Python direct "
                     "runner, FnApiRunner for batch), --direct_num_workers, --direct_running_mode, --project, "
                     "--region, --temp_location, --setup_file, ...")
-    add_run_arguments(run_parser)
+    add_run_arguments(run_parser, feeds_required=False)
     demo = commands.add_parser(
         "demo", help="run the pipeline on the bundled offline sample (no network)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -208,7 +282,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_dedup(args, beam_args)
     try:
         config = config_from_args(args)
-        code, _summary = run(config, beam_args)
+        if is_streaming(beam_args):
+            code, _summary = run_streaming(config, beam_args)
+        else:
+            if not config.feeds:
+                raise ValueError("--feeds is required for a batch run")
+            code, _summary = run(config, beam_args)
     except (FileNotFoundError, ValueError, StateError) as error:
         print(f"newsbeam: {error}", file=sys.stderr)
         return 2

@@ -31,6 +31,19 @@ class RunConfig:
     entities: bool = True
     state: str | None = None  # folder carrying feed validators and seen entries between scheduled runs
     state_keep: int = 3
+    streaming: StreamingConfig = field(default_factory=lambda: StreamingConfig())
+
+
+@dataclass(frozen=True)
+class StreamingConfig:
+    """Where a streaming run (Beam's ``--streaming``) reads work and writes results."""
+
+    input_subscription: str | None = None  # projects/P/subscriptions/S: work messages
+    output_topic: str | None = None  # projects/P/topics/T: records and corrections
+    duplicates_topic: str | None = None
+    dead_letter_topic: str | None = None
+    poll_interval: float | None = None  # seconds between polls of --feeds (PeriodicImpulse)
+    window_seconds: int | None = None  # windowed files under --output
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, *, feeds_required: bool = True) -> None:
@@ -74,6 +87,20 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, feeds_required: bool =
                      help="wait before the first retry; doubles each retry; Retry-After wins when longer")
     net.add_argument("--max_retry_after", type=float, default=_FETCH.max_retry_after,
                      help="a Retry-After longer than this is not waited for: the fetch fails")
+
+    stream = parser.add_argument_group("streaming (with Beam's --streaming)")
+    stream.add_argument("--input_subscription", default=None, metavar="projects/P/subscriptions/S",
+                        help="Pub/Sub subscription of work messages: {\"feed_url\"}, {\"url\"} or {\"entry\"}")
+    stream.add_argument("--output_topic", default=None, metavar="projects/P/topics/T",
+                        help="Pub/Sub topic for records and corrections (attributes type, id, source_domain, "
+                             "duplicate_of)")
+    stream.add_argument("--duplicates_topic", default=None, metavar="TOPIC", help="Pub/Sub topic for duplicates")
+    stream.add_argument("--dead_letter_topic", default=None, metavar="TOPIC", help="Pub/Sub topic for dead letters")
+    stream.add_argument("--poll_interval", type=float, default=None, metavar="SECONDS",
+                        help="poll the --feeds list every SECONDS (on runners where PeriodicImpulse streams: "
+                             "Dataflow, Flink; see the README for DirectRunner)")
+    stream.add_argument("--window_seconds", type=int, default=None, metavar="SECONDS",
+                        help="also write windowed files under --output, one set per window of SECONDS")
 
     stages = parser.add_argument_group("extraction, dedup and entities")
     stages.add_argument("--min_body_chars", type=int, default=_EXTRACT.min_body_chars,
@@ -123,4 +150,12 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         entities=args.entities,
         state=args.state,
         state_keep=args.state_keep,
+        streaming=StreamingConfig(
+            input_subscription=getattr(args, "input_subscription", None),
+            output_topic=getattr(args, "output_topic", None),
+            duplicates_topic=getattr(args, "duplicates_topic", None),
+            dead_letter_topic=getattr(args, "dead_letter_topic", None),
+            poll_interval=getattr(args, "poll_interval", None),
+            window_seconds=getattr(args, "window_seconds", None),
+        ),
     )

@@ -92,11 +92,19 @@ def render(summary: dict[str, Any]) -> str:
         f"records    {summary['records']} canonical ({summary['records_with_entities']} with entities)",
         f"duplicates {summary['duplicates']} ({kinds})",
     ]
-    for unit in ("entry", "feed"):
+    if summary.get("streaming"):
+        stream = summary["streaming"]
+        lines.insert(1, f"messages   {stream['messages']} read ({stream['message_entries']} entries, "
+                        f"{stream['message_feeds']} feed URLs)")
+        lines.append(f"corrections {stream['corrections']} (earlier copies that arrived after their reprints)")
+    for unit in ("entry", "feed", "message"):
         for stage, reasons in summary["dead_letters"].get(unit, {}).items():
             detail = ", ".join(f"{reason} {n}" for reason, n in reasons.items())
             lines.append(f"dead       {unit} at {stage}: {detail}")
     verdict = "holds" if inv["holds"] else "FAILS"
+    if summary.get("streaming") and not inv["holds"]:  # a stream stopped mid-flight
+        verdict = f"{inv['entries'] - inv['records'] - inv['duplicates'] - inv['dead_letters'] - inv['seen_before']}" \
+                  " still in flight when the stream stopped"
     seen = f" + seen before {inv['seen_before']}" if inv["seen_before"] else ""
     lines.append(f"invariant  entries {inv['entries']} = records {inv['records']} + duplicates {inv['duplicates']}"
                  f" + dead letters {inv['dead_letters']}{seen}: {verdict}")

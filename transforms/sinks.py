@@ -74,7 +74,7 @@ def seen_tally(_entry: Any) -> list[str]:
     return ["entries.seen_before"]
 
 
-class _Tally(beam.DoFn):
+class Tally(beam.DoFn):
     """Counts each element as a Beam counter (for monitoring) and passes it on."""
 
     def __init__(self, names_of):
@@ -198,7 +198,7 @@ class WriteOutputs(beam.PTransform):
         types = {"records": NewsRecord, "duplicates": NewsRecord, "dead_letters": DeadLetter}
         written, tallies = [], []
         for name in ("records", "duplicates", "dead_letters"):
-            counted = outputs[name] | f"Count_{name}" >> beam.ParDo(_Tally(tally_of[name]))
+            counted = outputs[name] | f"Count_{name}" >> beam.ParDo(Tally(tally_of[name]))
             written.append(counted | f"Write_{name}" >> self._table(name, types[name], self._fmt, self._num_shards))
             tallies.append(counted | f"Tally_{name}" >> beam.FlatMap(tally_of[name]))
         if "entries" in outputs:

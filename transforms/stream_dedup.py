@@ -130,7 +130,10 @@ class StreamExactDedup(beam.PTransform):
 
 
 def _iso(timestamp: Timestamp) -> str:
-    return datetime.fromtimestamp(float(timestamp), UTC).strftime(ISO_FORMAT)
+    try:
+        return datetime.fromtimestamp(float(timestamp), UTC).strftime(ISO_FORMAT)
+    except (ValueError, OverflowError):  # the end of time: a finished stream's last timers
+        return "9999-12-31T23:59:59Z"
 
 
 def _epoch(published: str) -> float:

@@ -1,0 +1,99 @@
+"""The whole streaming graph, driven by TestStream: polled feeds, pushed work, re-polls, malformed messages.
+
+The sample sites are served from a loopback HTTP server; the stream is two
+poll ticks of the six sample feeds (the second finds nothing new) plus
+malformed messages. Whatever order the runner interleaves the feeds in, the
+verdicts after applying the stream's corrections must equal the batch
+ground truth in sample/EXPECTED.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import apache_beam as beam
+from apache_beam.io.gcp.pubsub import PubsubMessage
+from apache_beam.testing.test_stream import TestStream as EventStream
+from apache_beam.testing.util import assert_that
+from apache_beam.transforms.window import TimestampedValue
+
+from pipeline.options import add_run_arguments, config_from_args
+from pipeline.siteserver import SiteServer
+from pipeline.streaming import build_from_work
+from schemas.records import DedupCorrection
+from tests.conftest import SAMPLE
+from tests.test_stream_dedup import streaming_pipeline
+from transforms.lib.urls import canonical_url, record_id
+from transforms.stream_io import ParseWork
+
+FEEDS = [line for line in (SAMPLE / "feeds.txt").read_text().splitlines() if line and not line.startswith("#")]
+T0 = 1_795_000_000  # 2026-11-18: seconds since the epoch
+
+
+def expected_final_verdicts() -> dict[str, str | None]:
+    """Canonical URL -> the record id it duplicates (None: canonical), from the sample's ground truth."""
+    truth = json.loads((SAMPLE / "EXPECTED.json").read_text())
+    verdicts: dict[str, str | None] = {canonical_url(a["url"]): None for a in truth["all_articles"]}
+    for case in truth["duplicates"]:
+        if case["kind"] != "same_url":
+            verdicts[canonical_url(case["url"])] = record_id(canonical_url(case["duplicate_of"]))
+    return verdicts
+
+
+def feed_message(url: str) -> PubsubMessage:
+    return PubsubMessage(json.dumps({"feed_url": url}).encode(), {})
+
+
+def config_for(server: SiteServer, output: str):
+    parser = argparse.ArgumentParser()
+    add_run_arguments(parser, feeds_required=False)
+    return config_from_args(parser.parse_args([
+        "--output", output, "--allow_private_networks", "--per_host_delay", "0", "--no_entities",
+        *server.connect_to_args()]))
+
+
+def test_polled_twice_with_bad_messages_ends_in_the_batch_verdicts(tmp_path):
+    malformed = [PubsubMessage(b"not json", {}), PubsubMessage(b'{"feed_url": "ftp://x.example/feed"}', {}),
+                 PubsubMessage(b'{"colour": "blue"}', {})]
+    stream = (
+        EventStream()
+        .advance_watermark_to(T0)
+        .add_elements([TimestampedValue(feed_message(url), T0) for url in FEEDS])
+        .add_elements([TimestampedValue(m, T0 + 1) for m in malformed])
+        .advance_watermark_to(T0 + 900)
+        .add_elements([TimestampedValue(feed_message(url), T0 + 900) for url in FEEDS])  # the next poll tick
+        .advance_watermark_to_infinity()
+    )
+    with SiteServer(SAMPLE / "site") as server:
+        config = config_for(server, str(tmp_path))
+        with streaming_pipeline() as p:
+            work = p | stream | ParseWork()
+            outputs = build_from_work(p, config, [work["feeds"]], [work["entries"]], [work["dead_letters"]])
+            everything = [outputs[name] | f"Tag_{name}" >> beam.Map(lambda x, n=name: (n, x))
+                          for name in ("records", "duplicates", "corrections", "dead_letters", "seen")]
+            assert_that(everything | beam.Flatten(), check_stream_outcome)
+
+
+def check_stream_outcome(tagged: list) -> None:
+    by_table: dict[str, list] = {}
+    for name, value in tagged:
+        by_table.setdefault(name, []).append(value)
+    records, duplicates = by_table.get("records", []), by_table.get("duplicates", [])
+    corrections: list[DedupCorrection] = by_table.get("corrections", [])
+    dead = by_table.get("dead_letters", [])
+    # Every entry met once is a record or a duplicate; the second poll met all 35 again.
+    assert len(records) + len(duplicates) == 35, (len(records), len(duplicates))
+    assert len(by_table.get("seen", [])) == 35
+    assert sorted((d.unit, d.stage, d.reason) for d in dead) == [
+        ("message", "read_message", "bad_url"), ("message", "read_message", "not_json"),
+        ("message", "read_message", "unknown_message")]
+    # Apply corrections (in order of emission does not matter: each names its final canonical).
+    final = {r.canonical_url: r.duplicate_of for r in records}
+    by_id = {r.id: r.canonical_url for r in records}
+    for correction in corrections:
+        final[by_id[correction.id]] = correction.duplicate_of
+    for row in duplicates:
+        final.setdefault(row.canonical_url, row.duplicate_of)
+    expected = expected_final_verdicts()
+    assert {url: final.get(url) for url in expected} == expected
