@@ -8,6 +8,7 @@ import logging
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,20 @@ from pipeline.options import RunConfig, add_run_arguments, config_from_args
 from pipeline.siteserver import SiteServer
 from pipeline.state import StateError, StateStore
 from pipeline.streaming import build_streaming
-from pipeline.summary import read_counters, read_tallies, render, summarise, write_summary
+from pipeline.summary import (
+    read_counters,
+    read_rows,
+    read_tallies,
+    render,
+    summarise,
+    summarise_robots,
+    write_summary,
+)
+from transforms.deadletters import keep_local_tally, local_tally
 from transforms.lib.feedlist import FeedList, read_feed_list
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample"
-OUTPUT_TABLES = ("records", "duplicates", "dead_letters", "seen_before", "feed_status")
+OUTPUT_TABLES = ("records", "duplicates", "dead_letters", "seen_before", "feed_status", "robots")
 # Runners Beam ships but does not know by short name.
 RUNNER_ALIASES = {"DaskRunner": "apache_beam.runners.dask.dask_runner.DaskRunner"}
 # Runners that drop what a DoFn emits in finish_bundle (so BatchElements and RunInference lose data).
@@ -82,16 +92,19 @@ def run_streaming(config: RunConfig, beam_args: list[str], stop: threading.Event
     runner = choose_runner(options)
     _LOG.info("streaming on %s: %d feeds, subscription %s", runner, len(feed_list.urls),
               config.streaming.input_subscription)
+    local = runner in LOCAL_STREAMING_RUNNERS
+    if local:
+        keep_local_tally()  # see transforms.deadletters: this runner's streaming metrics lose counts
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
     build_streaming(pipeline, config, feed_list.urls, feed_list.problems)
     result = pipeline.run()
-    if runner not in LOCAL_STREAMING_RUNNERS:
+    if not local:
         print(f"newsbeam: streaming job submitted to {runner}; it runs until cancelled there")
         return 0, {}
     print(f"newsbeam: streaming on {runner}; Ctrl-C stops it", flush=True)
     failure = wait_until_stopped(result, stop)
-    counters = read_counters(result) or {}
+    counters = local_tally() or {}
     summary = summarise(counters, len(feed_list.urls) + len(feed_list.problems), time.monotonic() - started)
     summary["streaming"] = {
         "messages": counters.get("messages.in", 0),
@@ -142,10 +155,11 @@ def run(config: RunConfig, beam_args: list[str]) -> tuple[int, dict[str, Any]]:
     with store:  # refuses a second run on the same state; released however the run ends
         previous = scheduled.load(store)
         code, summary = run_once(config, beam_args, previous)
-        following = scheduled.next_state(previous, config.output, config.dedup_horizon_days)
+        following = scheduled.next_state(previous, config.output, config.dedup_horizon_days,
+                                         polling=config.polling)
         generation = store.commit(scheduled.files(following))
     summary["state"] = {"path": config.state, "generation": generation, "feeds": len(following.feeds),
-                        "seen_entries": len(following.seen)}
+                        "seen_entries": len(following.seen), "robots_origins": len(following.robots)}
     report(config, summary)
     return code, summary
 
@@ -169,15 +183,19 @@ def run_once(config: RunConfig, beam_args: list[str], run_state: scheduled.RunSt
     feed_list = read_feed_list(config.feeds)
     if not feed_list.urls and not feed_list.problems:
         raise SystemExit("newsbeam: --feeds gave no feed URLs")
+    # Scheduled runs poll only the feeds that are due (adaptive intervals, Retry-After): the others are
+    # listed in the summary, not dead letters, and their entries are not part of this run.
+    not_due = run_state.not_due(feed_list.urls, datetime.now(UTC), config.poll_all) if run_state else {}
+    due = [url for url in feed_list.urls if url not in not_due]
     options = PipelineOptions(beam_args)
     runner = choose_runner(options)
     if runner in NEEDS_PORTABLE_BATCHING and not config.portable_batching:
         config = dataclasses.replace(config, portable_batching=True)
-    _LOG.info("running on %s: %d feeds", runner, len(feed_list.urls))
+    _LOG.info("running on %s: %d feeds (%d not due)", runner, len(due), len(not_due))
     clear_previous_output(config.output)
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
-    build(pipeline, config, feed_list.urls, feed_list.problems, run_state)
+    build(pipeline, config, due, feed_list.problems, run_state)
     result = pipeline.run()
     result.wait_until_finish()
     counters = read_counters(result)
@@ -190,6 +208,9 @@ def run_once(config: RunConfig, beam_args: list[str], run_state: scheduled.RunSt
     summary["counters_from"] = source
     summary["runner"] = runner
     summary["output"] = config.output
+    summary["feeds"]["not_due"] = len(not_due)
+    summary["feeds_not_due"] = not_due
+    summary["robots"] = summarise_robots(counters, read_rows(config.output, "robots"), config.robots)
     if not summary["invariant"]["holds"]:
         return EXIT_INVARIANT_FAILED, summary
     if summary["failed_stages"]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,9 +31,33 @@ MAX_ELEMENT_CHARS = 4_000
 _LOG = logging.getLogger(__name__)
 
 
+# Beam 2.77's BundleBasedDirectRunner (local streaming) loses counters: its
+# StateSampler caches one ScopedState per step, holding the first bundle's
+# metrics container, so later bundles count into a container already
+# committed. A local streaming run therefore also tallies in process.
+_local_tally: Counter[str] | None = None
+_local_lock = threading.Lock()
+
+
+def keep_local_tally() -> Counter[str]:
+    """Start (or restart) counting in this process as well; returns the live tally."""
+    global _local_tally
+    with _local_lock:
+        _local_tally = Counter()
+        return _local_tally
+
+
+def local_tally() -> dict[str, int] | None:
+    with _local_lock:
+        return dict(_local_tally) if _local_tally is not None else None
+
+
 def count(name: str, value: int = 1) -> None:
     """Increment the run counter ``name`` (namespace ``newsbeam``)."""
     Metrics.counter(NAMESPACE, name).inc(value)
+    if _local_tally is not None:
+        with _local_lock:
+            _local_tally[name] += value
 
 
 def describe(element: Any) -> str:
