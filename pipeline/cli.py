@@ -8,6 +8,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from pipeline.summary import (
 )
 from transforms.deadletters import keep_local_tally, local_tally
 from transforms.lib.feedlist import FeedList, read_feed_list
+from transforms.stream_io import WAKE_ATTRIBUTE
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample"
 OUTPUT_TABLES = ("records", "duplicates", "dead_letters", "seen_before", "feed_status", "robots")
@@ -41,6 +43,7 @@ OUTPUT_TABLES = ("records", "duplicates", "dead_letters", "seen_before", "feed_s
 RUNNER_ALIASES = {"DaskRunner": "apache_beam.runners.dask.dask_runner.DaskRunner"}
 # Runners that drop what a DoFn emits in finish_bundle (so BatchElements and RunInference lose data).
 NEEDS_PORTABLE_BATCHING = {"apache_beam.runners.dask.dask_runner.DaskRunner"}
+CANCEL_WAIT_S = 60
 # Runners whose streaming job lives in this process (the launcher waits for Ctrl-C).
 LOCAL_STREAMING_RUNNERS = {"BundleBasedDirectRunner", "DirectRunner", "SwitchingDirectRunner"}
 EXIT_INVARIANT_FAILED = 3
@@ -103,7 +106,7 @@ def run_streaming(config: RunConfig, beam_args: list[str], stop: threading.Event
         print(f"newsbeam: streaming job submitted to {runner}; it runs until cancelled there")
         return 0, {}
     print(f"newsbeam: streaming on {runner}; Ctrl-C stops it", flush=True)
-    failure = wait_until_stopped(result, stop)
+    failure = wait_until_stopped(result, stop, reader_waker(config.streaming.input_subscription))
     counters = local_tally() or {}
     summary = summarise(counters, len(feed_list.urls) + len(feed_list.problems), time.monotonic() - started)
     summary["streaming"] = {
@@ -120,7 +123,29 @@ def run_streaming(config: RunConfig, beam_args: list[str], stop: threading.Event
     return 0, summary
 
 
-def wait_until_stopped(result: Any, stop: threading.Event | None) -> BaseException | None:
+def reader_waker(subscription: str | None) -> Callable[[], None] | None:
+    """A function that publishes a wake message to the topic of ``subscription`` (None if it cannot).
+
+    Beam's local Pub/Sub reader sits in a pull that an idle subscription
+    answers only after 30 s, and ``cancel()`` waits for it; a message ends
+    the pull at once. The parser drops wake messages (``transforms.stream_io``).
+    """
+    if not subscription:
+        return None
+    try:
+        from google.cloud import pubsub_v1
+
+        topic = pubsub_v1.SubscriberClient().get_subscription(request={"subscription": subscription},
+                                                              timeout=10).topic
+        publisher = pubsub_v1.PublisherClient()
+    except Exception as error:  # no permission to read the subscription: cancelling just takes longer
+        _LOG.info("cannot wake the Pub/Sub reader on cancel: %s", error)
+        return None
+    return lambda: publisher.publish(topic, b"", **{WAKE_ATTRIBUTE: "1"}).result(timeout=5)
+
+
+def wait_until_stopped(result: Any, stop: threading.Event | None, wake: Callable[[], None] | None = None
+                       ) -> BaseException | None:
     """Block until the pipeline ends, ``stop`` is set or Ctrl-C; cancel it unless it ended. Returns its failure."""
     ended = threading.Event()
     failure: list[BaseException] = []
@@ -141,7 +166,17 @@ def wait_until_stopped(result: Any, stop: threading.Event | None) -> BaseExcepti
     except KeyboardInterrupt:
         print("\nnewsbeam: stopping the stream (Ctrl-C)", file=sys.stderr, flush=True)
     if not ended.is_set():
-        result.cancel()
+        cancelling = threading.Thread(target=result.cancel, name="newsbeam-cancel", daemon=True)
+        cancelling.start()
+        deadline = time.monotonic() + CANCEL_WAIT_S
+        while cancelling.is_alive() and time.monotonic() < deadline:
+            if wake is not None:
+                try:
+                    wake()
+                except Exception as error:
+                    _LOG.info("waking the Pub/Sub reader failed: %s", error)
+                    wake = None
+            cancelling.join(0.2)
     return failure[0] if failure else None
 
 
@@ -173,7 +208,9 @@ def report(config: RunConfig, summary: dict[str, Any]) -> None:
     if state:
         print(f"state      {state['path']}: generation {state['generation']}, {state['feeds']} feeds, "
               f"{state['seen_entries']} seen entries remembered")
-        if summary["entries"] == summary["invariant"]["seen_before"]:
+        if summary["feeds"].get("not_due") and summary["feeds"]["not_due"] == summary["feeds"]["listed"]:
+            print("no feed is due yet: nothing was requested (--poll_all polls them anyway)")
+        elif summary["entries"] == summary["invariant"]["seen_before"]:
             print("nothing new since the last run: no records written")
 
 
@@ -313,3 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"newsbeam: {error}", file=sys.stderr)
         return 2
     return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -43,6 +43,7 @@ import apache_beam as beam
 from apache_beam.coders import BytesCoder, StrUtf8Coder
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
+from apache_beam.typehints import KV
 from apache_beam.utils.timestamp import Duration, Timestamp
 
 from schemas.records import Article, DedupCorrection, DedupInfo, DedupNode, DocFeatures, FeedEntry, NewsRecord
@@ -112,12 +113,12 @@ class StreamExactDedup(beam.PTransform):
     def expand(self, entries: beam.PCollection) -> dict[str, beam.PCollection]:
         by_url = split(
             entries
-            | "KeyByUrl" >> beam.Map(lambda e: (f"url:{e.canonical_url}", e))
+            | "KeyByUrl" >> beam.Map(lambda e: (f"url:{e.canonical_url}", e)).with_output_types(KV[str, FeedEntry])
             | "FirstByUrl" >> beam.ParDo(ExactStateFn("same_url", self._horizon_days)),
             "ByUrl", "unique", "duplicates", "seen",
             types={"unique": FeedEntry, "duplicates": NewsRecord, "seen": FeedEntry})
         routed = split(by_url["unique"] | "GuidOrPass" >> beam.Map(_guid_or_pass), "Guid", "keyed", "no_guid",
-                       types={"no_guid": FeedEntry})
+                       types={"keyed": KV[str, FeedEntry], "no_guid": FeedEntry})
         by_guid = split(
             routed["keyed"] | "FirstByGuid" >> beam.ParDo(ExactStateFn("same_guid", self._horizon_days)),
             "ByGuid", "unique", "duplicates", "seen",
@@ -248,7 +249,7 @@ class StreamReprintDedup(beam.PTransform):
         with_features, dead = with_dead_letters(articles, FeaturesFn(), "Features")
         verdicts = split(
             with_features
-            | "OneIndex" >> beam.Map(lambda af: (INDEX_KEY, af))
+            | "OneIndex" >> beam.Map(lambda af: (INDEX_KEY, af)).with_output_types(KV[str, Any])
             | "IndexVerdicts" >> beam.ParDo(self._fn),
             "Verdicts", "canonical", "duplicates", "corrections",
             types={"canonical": NewsRecord, "duplicates": NewsRecord, "corrections": DedupCorrection})

@@ -11,23 +11,29 @@
     ``source_domain`` and ``duplicate_of`` when set (dead letters: ``stage``,
     ``reason``).
 
-``WriteWindowedTable``: elements -> ``NAME-<window start>-<window end>-*.jsonl``
-    under a folder, one set of files per window of ``window_seconds``,
-    written by Beam's ``fileio.WriteToFiles``. Elements are windowed by the
-    time they are written (not by publication time), so no element is ever
-    late for its window: each window's files are final when written.
+``WriteWindowedTable``: elements -> ``NAME-<window start>-<window end>-<pane>.jsonl``
+    under a folder: one file per window of ``window_seconds`` that saw
+    elements, written whole after the window closes (GroupByKey per window,
+    then a temporary file renamed). Elements are windowed by the time they
+    are written, not by publication time, so none is late for its window and
+    no file is rewritten. (Beam's ``fileio.WriteToFiles`` writes a file per
+    bundle on DirectRunner; ``WriteToText`` puts brackets and spaces in
+    windowed file names.)
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.transforms import window
+from apache_beam.typehints import KV
 
 from schemas.records import DeadLetter, DedupCorrection, FeedEntry
 from transforms.deadletters import StageDoFn, count
@@ -37,6 +43,9 @@ from transforms.sinks import to_json_line
 from transforms.tagging import DEAD_LETTERS, MAIN, split, tag
 
 FEEDS = "feeds"
+# Beam's local Pub/Sub reader blocks up to 30 s in an empty pull, and cancel() waits for it: a local
+# launcher publishes messages with this attribute while cancelling, and the parser drops them.
+WAKE_ATTRIBUTE = "newsbeam_wake"
 
 
 class ParseWorkFn(StageDoFn):
@@ -47,8 +56,11 @@ class ParseWorkFn(StageDoFn):
         return None
 
     def handle(self, message: Any) -> Iterable[Any]:
-        count("messages.in")
         data, attributes = (message.data, message.attributes) if isinstance(message, PubsubMessage) else (message, {})
+        if (attributes or {}).get(WAKE_ATTRIBUTE):
+            count("messages.wake")  # published by a local launcher to stop the reader promptly
+            return
+        count("messages.in")
         work = parse_message(data, attributes, utc_now())
         if isinstance(work, FeedEntry):
             count("entries.in")
@@ -103,19 +115,42 @@ def _stamp_now(element: Any) -> window.TimestampedValue:
     return window.TimestampedValue(element, time.time())
 
 
+def _compact_time(timestamp: Any) -> str:
+    return datetime.fromtimestamp(float(timestamp), UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+class _WriteWindowFn(beam.DoFn):
+    """All of one window's rows -> one file, written under a temporary name then renamed."""
+
+    def __init__(self, prefix: str):
+        self._prefix = prefix
+
+    def process(self, item: tuple[str, Iterable[str]], win=beam.DoFn.WindowParam,
+                pane=beam.DoFn.PaneInfoParam) -> Iterable[str]:
+        _key, rows = item
+        final = f"{self._prefix}-{_compact_time(win.start)}-{_compact_time(win.end)}-{pane.index:03d}.jsonl"
+        temporary = f"{final}.tmp-{uuid.uuid4().hex}"
+        with FileSystems.create(temporary) as handle:
+            handle.write("".join(f"{row}\n" for row in rows).encode("utf-8"))
+        FileSystems.rename([temporary], [final])
+        count("out.window_files")
+        yield final
+
+
 class WriteWindowedTable(beam.PTransform):
     def __init__(self, output: str, name: str, window_seconds: int):
         super().__init__()
-        self._output, self._name, self._window_seconds = output, name, window_seconds
+        self._prefix = FileSystems.join(output, name)
+        self._window_seconds = window_seconds
 
-    def expand(self, elements: beam.PCollection) -> Any:
+    def expand(self, elements: beam.PCollection) -> beam.PCollection:
         return (elements
                 | "AtWriteTime" >> beam.Map(_stamp_now)
                 | "Window" >> beam.WindowInto(window.FixedWindows(self._window_seconds))
-                | "ToJson" >> beam.Map(to_json_line)
-                | "WriteFiles" >> fileio.WriteToFiles(
-                    path=self._output, shards=1,
-                    file_naming=fileio.default_file_naming(prefix=self._name, suffix=".jsonl")))
+                | "ToJson" >> beam.Map(lambda element: ("rows", to_json_line(element))).with_output_types(
+                    KV[str, str])
+                | "GroupWindow" >> beam.GroupByKey()
+                | "WriteWindow" >> beam.ParDo(_WriteWindowFn(self._prefix)))
 
 
 __all__ = ["ParseWork", "PublishTable", "WriteWindowedTable", "message_type", "to_pubsub_message"]
