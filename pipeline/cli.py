@@ -8,7 +8,6 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from pipeline import scheduled
 from pipeline.dedup_harness import build_dedup
 from pipeline.graph import build
+from pipeline.local_streaming import FeedTicker, input_topic, wait_until_stopped
 from pipeline.options import RunConfig, add_run_arguments, config_from_args
 from pipeline.siteserver import SiteServer
 from pipeline.state import StateError, StateStore
@@ -35,7 +35,6 @@ from pipeline.summary import (
 )
 from transforms.deadletters import keep_local_tally, local_tally
 from transforms.lib.feedlist import FeedList, read_feed_list
-from transforms.stream_io import WAKE_ATTRIBUTE
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample"
 OUTPUT_TABLES = ("records", "duplicates", "dead_letters", "seen_before", "feed_status", "robots")
@@ -43,7 +42,6 @@ OUTPUT_TABLES = ("records", "duplicates", "dead_letters", "seen_before", "feed_s
 RUNNER_ALIASES = {"DaskRunner": "apache_beam.runners.dask.dask_runner.DaskRunner"}
 # Runners that drop what a DoFn emits in finish_bundle (so BatchElements and RunInference lose data).
 NEEDS_PORTABLE_BATCHING = {"apache_beam.runners.dask.dask_runner.DaskRunner"}
-CANCEL_WAIT_S = 60
 # Runners whose streaming job lives in this process (the launcher waits for Ctrl-C).
 LOCAL_STREAMING_RUNNERS = {"BundleBasedDirectRunner", "DirectRunner", "SwitchingDirectRunner"}
 EXIT_INVARIANT_FAILED = 3
@@ -96,17 +94,29 @@ def run_streaming(config: RunConfig, beam_args: list[str], stop: threading.Event
     _LOG.info("streaming on %s: %d feeds, subscription %s", runner, len(feed_list.urls),
               config.streaming.input_subscription)
     local = runner in LOCAL_STREAMING_RUNNERS
+    polling = bool(config.streaming.poll_interval and feed_list.urls)
+    topic = input_topic(config.streaming.input_subscription) if local else None
     if local:
         keep_local_tally()  # see transforms.deadletters: this runner's streaming metrics lose counts
+        if polling and topic is None:
+            raise ValueError("--poll_interval on a local runner needs --input_subscription (and permission to "
+                             "read it): the launcher publishes the poll ticks there, because DirectRunner cannot "
+                             "run PeriodicImpulse")
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
-    build_streaming(pipeline, config, feed_list.urls, feed_list.problems)
+    build_streaming(pipeline, config, feed_list.urls, feed_list.problems, impulse_polling=polling and not local)
     result = pipeline.run()
     if not local:
         print(f"newsbeam: streaming job submitted to {runner}; it runs until cancelled there")
         return 0, {}
     print(f"newsbeam: streaming on {runner}; Ctrl-C stops it", flush=True)
-    failure = wait_until_stopped(result, stop, reader_waker(config.streaming.input_subscription))
+    ticker = None
+    if polling and topic is not None:
+        ticker = FeedTicker(topic, feed_list.urls, config.streaming.poll_interval)
+        ticker.start()
+    failure = wait_until_stopped(result, stop, topic)
+    if ticker is not None:
+        ticker.stop()
     counters = local_tally() or {}
     summary = summarise(counters, len(feed_list.urls) + len(feed_list.problems), time.monotonic() - started)
     summary["streaming"] = {
@@ -121,63 +131,6 @@ def run_streaming(config: RunConfig, beam_args: list[str], stop: threading.Event
         print(f"newsbeam: the streaming pipeline failed: {failure}", file=sys.stderr)
         return 1, summary
     return 0, summary
-
-
-def reader_waker(subscription: str | None) -> Callable[[], None] | None:
-    """A function that publishes a wake message to the topic of ``subscription`` (None if it cannot).
-
-    Beam's local Pub/Sub reader sits in a pull that an idle subscription
-    answers only after 30 s, and ``cancel()`` waits for it; a message ends
-    the pull at once. The parser drops wake messages (``transforms.stream_io``).
-    """
-    if not subscription:
-        return None
-    try:
-        from google.cloud import pubsub_v1
-
-        topic = pubsub_v1.SubscriberClient().get_subscription(request={"subscription": subscription},
-                                                              timeout=10).topic
-        publisher = pubsub_v1.PublisherClient()
-    except Exception as error:  # no permission to read the subscription: cancelling just takes longer
-        _LOG.info("cannot wake the Pub/Sub reader on cancel: %s", error)
-        return None
-    return lambda: publisher.publish(topic, b"", **{WAKE_ATTRIBUTE: "1"}).result(timeout=5)
-
-
-def wait_until_stopped(result: Any, stop: threading.Event | None, wake: Callable[[], None] | None = None
-                       ) -> BaseException | None:
-    """Block until the pipeline ends, ``stop`` is set or Ctrl-C; cancel it unless it ended. Returns its failure."""
-    ended = threading.Event()
-    failure: list[BaseException] = []
-
-    def wait() -> None:
-        try:
-            result.wait_until_finish()
-        except BaseException as error:  # the pipeline's own failure, reported by the caller
-            failure.append(error)
-        finally:
-            ended.set()
-
-    threading.Thread(target=wait, name="newsbeam-wait", daemon=True).start()
-    try:
-        while not ended.wait(0.2):
-            if stop is not None and stop.is_set():
-                break
-    except KeyboardInterrupt:
-        print("\nnewsbeam: stopping the stream (Ctrl-C)", file=sys.stderr, flush=True)
-    if not ended.is_set():
-        cancelling = threading.Thread(target=result.cancel, name="newsbeam-cancel", daemon=True)
-        cancelling.start()
-        deadline = time.monotonic() + CANCEL_WAIT_S
-        while cancelling.is_alive() and time.monotonic() < deadline:
-            if wake is not None:
-                try:
-                    wake()
-                except Exception as error:
-                    _LOG.info("waking the Pub/Sub reader failed: %s", error)
-                    wake = None
-            cancelling.join(0.2)
-    return failure[0] if failure else None
 
 
 def run(config: RunConfig, beam_args: list[str]) -> tuple[int, dict[str, Any]]:

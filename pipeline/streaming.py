@@ -33,8 +33,15 @@ def feeds_due(_tick: Any, feed_urls: list[str]) -> list[str]:
 
 
 def build_streaming(p: beam.Pipeline, config: RunConfig, feed_urls: list[str],
-                    problems: list[FeedListProblem] | None = None) -> dict[str, beam.PCollection]:
-    """Add the streaming graph to ``p``; returns its final PCollections (for tests and sinks)."""
+                    problems: list[FeedListProblem] | None = None, impulse_polling: bool = True
+                    ) -> dict[str, beam.PCollection]:
+    """Add the streaming graph to ``p``; returns its final PCollections (for tests and sinks).
+
+    ``impulse_polling``: poll ``feed_urls`` every ``--poll_interval`` with
+    ``PeriodicImpulse`` (Dataflow, Flink). Local runners cannot expand it;
+    their launcher publishes the ticks as messages instead
+    (``pipeline.local_streaming.FeedTicker``).
+    """
     stream = config.streaming
     feed_sources, entry_sources, dead_sources = [], [], []
     if problems:
@@ -47,12 +54,12 @@ def build_streaming(p: beam.Pipeline, config: RunConfig, feed_urls: list[str],
         feed_sources.append(work["feeds"])
         entry_sources.append(work["entries"])
         dead_sources.append(work["dead_letters"])
-    if stream.poll_interval and feed_urls:
+    if impulse_polling and stream.poll_interval and feed_urls:
         feed_sources.append(
             p
             | "PollTicks" >> PeriodicImpulse(fire_interval=stream.poll_interval)
             | "FeedsDue" >> beam.FlatMap(feeds_due, feed_urls))
-    if not feed_sources and not entry_sources:
+    if not feed_sources and not entry_sources and not stream.input_subscription:
         raise ValueError("a streaming run needs --input_subscription, or --feeds with --poll_interval")
     return build_from_work(p, config, feed_sources, entry_sources, dead_sources)
 

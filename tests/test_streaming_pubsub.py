@@ -24,6 +24,7 @@ from pipeline.options import config_from_args
 from pipeline.siteserver import SiteServer
 from tests.conftest import PROJECT, SAMPLE
 from tests.pubsub_emulator import ReceivedMessage
+from transforms.deadletters import local_tally
 from transforms.lib.urls import canonical_url, record_id
 
 ORIGINAL = "http://www.globalwire.example/stories/2026-11-17/dockworkers-strike-halvergate.html"
@@ -162,3 +163,32 @@ def test_ctrl_c_stops_the_command_cleanly(pubsub_emulator, topics, tmp_path):
     assert "stopping the stream (Ctrl-C)" in output and "messages   1 read" in output, output
     assert "Traceback" not in output, output
     assert stop_seconds < 15, f"Ctrl-C took {stop_seconds:.1f} s to stop the stream"
+
+
+def test_local_polling_publishes_ticks_and_repolls_find_nothing_new(pubsub_emulator, topics, tmp_path):
+    """--feeds with --poll_interval on DirectRunner: the launcher's ticks go through the subscription."""
+    records = Collector(pubsub_emulator, topics["records_sub"])
+    stop, outcome = threading.Event(), {}
+    with SiteServer(SAMPLE / "site") as server, pubsub_emulator.environ():
+        args = build_parser().parse_args([
+            "run", "--feeds", COASTAL_FEED, "--poll_interval", "1", "--no_entities",
+            "--input_subscription", topics["work_sub"], "--output_topic", topics["records"],
+            "--output", str(tmp_path), "--allow_private_networks", "--per_host_delay", "0",
+            *server.connect_to_args()])
+        runner = threading.Thread(
+            target=lambda: outcome.update(result=run_streaming(config_from_args(args), ["--streaming"], stop)),
+            daemon=True)
+        runner.start()
+        try:
+            got = records.until(lambda ms: len(ms) >= 7, "the feed's seven records")
+            deadline = time.monotonic() + WAIT_S
+            while (local_tally() or {}).get("entries.seen_before", 0) < 14:  # two more polls, nothing new
+                assert time.monotonic() < deadline, local_tally()
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            runner.join(timeout=120)
+    code, summary = outcome["result"]
+    assert code == 0 and len({m.attributes["id"] for m in got}) == 7
+    assert summary["streaming"]["message_feeds"] >= 3 and summary["records"] == 7
+    assert summary["invariant"]["holds"] or summary["entries"] - summary["invariant"]["seen_before"] == 7
