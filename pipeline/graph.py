@@ -6,6 +6,8 @@ updated); change them only with a migration note.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import apache_beam as beam
 
 from pipeline.options import RunConfig
@@ -19,6 +21,7 @@ from transforms.feeds import ReadFeeds
 from transforms.lib.feedlist import FeedListProblem
 from transforms.lib.times import utc_now
 from transforms.pages import FetchPages
+from transforms.robots import FetchRobots, robots_origin
 from transforms.sinks import WriteOutputs
 
 PORTABLE_SHARDS = 2  # output files per table when batching is portable (see transforms.batching)
@@ -48,7 +51,16 @@ def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: l
     else:
         new_entries, seen = feeds["entries"], p | "NothingSeen" >> beam.Create([])
     exact = new_entries | "ExactDedup" >> ExactEntryDedup()
-    pages = exact["unique"] | "FetchPages" >> FetchPages(config.fetch, config.fetch_concurrency, portable=portable)
+    # robots.txt once per origin of the pages to fetch (those still fresh in the state are not asked again).
+    robots_cached = run_state.robots_cache(config.robots.agent, datetime.now(UTC)) if run_state else None
+    robots = (exact["unique"]
+              | "RobotsOrigins" >> beam.FlatMap(robots_origin, config.robots)
+              | "DistinctOrigins" >> beam.Distinct()
+              | "Robots" >> FetchRobots(config.fetch, config.robots, config.fetch_concurrency, robots_cached,
+                                        portable=portable))
+    pages = ({"entries": exact["unique"], "robots": robots["robots"]}
+             | "FetchPages" >> FetchPages(config.fetch, config.fetch_concurrency, portable=portable,
+                                          policy=config.robots))
     articles = pages["pages"] | "Extract" >> ExtractArticles(config.extract)
     dedup_inputs = {
         "articles": articles["articles"],
@@ -66,7 +78,7 @@ def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: l
         enriched = {"records": dedup["canonical"], "dead_letters": p | "NoEntityDeadLetters" >> beam.Create([])}
 
     dead_letters = (
-        list_dead, feeds["dead_letters"], pages["dead_letters"], articles["dead_letters"],
+        list_dead, feeds["dead_letters"], robots["dead_letters"], pages["dead_letters"], articles["dead_letters"],
         dedup["dead_letters"], enriched["dead_letters"],
     ) | "AllDeadLetters" >> beam.Flatten()
     {
@@ -76,4 +88,5 @@ def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: l
         "entries": feeds["entries"],
         "seen": seen,
         "feed_status": feeds["feed_status"],
+        "robots": robots["robots"],
     } | "Write" >> WriteOutputs(config.output, config.fmt, num_shards=PORTABLE_SHARDS if portable else 0)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from transforms.lib.extraction import ExtractSettings
 from transforms.lib.http import DEFAULT_USER_AGENT, FetchSettings
 from transforms.lib.netpolicy import ConnectTo
+from transforms.lib.polling import PollSettings, parse_duration
+from transforms.lib.robots import RobotsPolicy, product_token
 from transforms.sinks import FORMATS
 
 _FETCH = FetchSettings()
@@ -31,6 +33,9 @@ class RunConfig:
     entities: bool = True
     state: str | None = None  # folder carrying feed validators and seen entries between scheduled runs
     state_keep: int = 3
+    robots: RobotsPolicy = field(default_factory=RobotsPolicy)  # robots.txt: ignored hosts, crawl-delay cap
+    polling: PollSettings = field(default_factory=PollSettings)  # adaptive feed polling between scheduled runs
+    poll_all: bool = False  # poll every feed, due or not (a server's Retry-After is still honoured)
     streaming: StreamingConfig = field(default_factory=lambda: StreamingConfig())
 
 
@@ -87,6 +92,22 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, feeds_required: bool =
                      help="wait before the first retry; doubles each retry; Retry-After wins when longer")
     net.add_argument("--max_retry_after", type=float, default=_FETCH.max_retry_after,
                      help="a Retry-After longer than this is not waited for: the fetch fails")
+
+    polite = parser.add_argument_group("robots.txt and scheduled polling")
+    polite.add_argument("--ignore_robots_for", action="append", default=[], metavar="HOST",
+                        help="do not consult robots.txt for HOST (your own sites); repeatable")
+    polite.add_argument("--max_crawl_delay", type=float, default=RobotsPolicy().max_crawl_delay, metavar="SECONDS",
+                        help="a robots.txt Crawl-delay is honoured up to this; a host asking for more is fetched "
+                             "at this spacing and named in the summary")
+    polite.add_argument("--min_poll_interval", type=parse_duration, default="15m", metavar="DURATION",
+                        help="with --state: a feed that had new entries is polled again after this "
+                             "(seconds, or 90s, 15m, 2h, 1d)")
+    polite.add_argument("--max_poll_interval", type=parse_duration, default="24h", metavar="DURATION",
+                        help="with --state: the longest a quiet or failing feed waits (its interval doubles up "
+                             "to this)")
+    polite.add_argument("--poll_all", action="store_true",
+                        help="with --state: poll every feed now, due or not (a server's Retry-After is still "
+                             "honoured)")
 
     stream = parser.add_argument_group("streaming (with Beam's --streaming)")
     stream.add_argument("--input_subscription", default=None, metavar="projects/P/subscriptions/S",
@@ -150,6 +171,13 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         entities=args.entities,
         state=args.state,
         state_keep=args.state_keep,
+        robots=RobotsPolicy(
+            agent=product_token(user_agent),
+            ignore_hosts=frozenset(host.lower().rstrip(".") for host in getattr(args, "ignore_robots_for", [])),
+            max_crawl_delay=getattr(args, "max_crawl_delay", RobotsPolicy().max_crawl_delay),
+        ),
+        polling=_polling(args),
+        poll_all=getattr(args, "poll_all", False),
         streaming=StreamingConfig(
             input_subscription=getattr(args, "input_subscription", None),
             output_topic=getattr(args, "output_topic", None),
@@ -159,3 +187,12 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             window_seconds=getattr(args, "window_seconds", None),
         ),
     )
+
+
+def _polling(args: argparse.Namespace) -> PollSettings:
+    default = PollSettings()
+    settings = PollSettings(getattr(args, "min_poll_interval", default.min_interval),
+                            getattr(args, "max_poll_interval", default.max_interval))
+    if not 0 < settings.min_interval <= settings.max_interval:
+        raise ValueError("--min_poll_interval must be positive and at most --max_poll_interval")
+    return settings

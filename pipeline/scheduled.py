@@ -1,9 +1,16 @@
-"""What a scheduled run carries to the next: feed validators and the entries already handled.
+"""What a scheduled run carries to the next: feed validators and polling times, the entries already
+handled, and robots.txt rules.
 
 Read from the current generation of a ``StateStore`` before a run, rebuilt
 from the run's own output tables after it (``feed_status``, ``dead_letters``,
-``records``, ``duplicates``), and committed as the next generation. Bounded
-by the dedup horizon: entries published longer ago are forgotten.
+``records``, ``duplicates``, ``seen_before``, ``robots``), and committed as the
+next generation. Bounded: entries are forgotten after the dedup horizon,
+robots.txt rules when they expire (24 h at most).
+
+Files: ``feeds.json`` (per feed: validators, last status, failures, polling
+interval, ``next_due``, ``not_before``; see ``transforms.lib.polling``),
+``seen.json``, ``robots.json`` (per origin: outcome, rules, crawl delay,
+``expires``).
 """
 
 from __future__ import annotations
@@ -16,19 +23,44 @@ from typing import Any
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.state import StateStore
+from schemas.records import RobotsOutcome
 from transforms.dedup import guid_key
+from transforms.lib.polling import PollSettings, after_failure, after_success, why_not_due
+from transforms.lib.robots import CACHEABLE
 from transforms.lib.times import ISO_FORMAT
 from transforms.lib.urls import record_id
 
 FEEDS_FILE = "feeds.json"
 SEEN_FILE = "seen.json"
+ROBOTS_FILE = "robots.json"
 STATE_FORMAT = 1
+# What robots.json keeps of a RobotsOutcome (origin is the key; source is always "state" when read back).
+ROBOTS_FIELDS = ("agent", "outcome", "status", "rules", "crawl_delay", "error", "fetched_at", "expires")
 
 
 @dataclass
 class RunState:
-    feeds: dict[str, dict[str, Any]] = field(default_factory=dict)  # feed URL -> validators and health
+    feeds: dict[str, dict[str, Any]] = field(default_factory=dict)  # feed URL -> validators, health, polling
     seen: dict[str, str] = field(default_factory=dict)  # "url:..." / "guid:..." key -> last run that saw it (UTC)
+    robots: dict[str, dict[str, Any]] = field(default_factory=dict)  # origin -> robots.txt outcome (ROBOTS_FIELDS)
+
+    def not_due(self, urls: list[str], now: datetime, poll_all: bool = False) -> dict[str, dict[str, str]]:
+        """The feeds a run at ``now`` leaves alone: ``{url: {"due": ISO time, "why": "interval"|"retry_after"}}``."""
+        waiting = {}
+        for url in urls:
+            why = why_not_due(self.feeds.get(url), now, poll_all)
+            if why is not None:
+                waiting[url] = why
+        return waiting
+
+    def robots_cache(self, agent: str, now: datetime) -> dict[str, RobotsOutcome]:
+        """robots.txt outcomes still fresh at ``now`` for product token ``agent``: not fetched again."""
+        stamp = now.strftime(ISO_FORMAT)
+        cache = {}
+        for origin, kept in self.robots.items():
+            if kept.get("agent") == agent and kept.get("outcome") in CACHEABLE and kept.get("expires", "") > stamp:
+                cache[origin] = RobotsOutcome(origin=origin, source="state", **{k: kept.get(k) for k in ROBOTS_FIELDS})
+        return cache
 
     def conditional_headers(self) -> dict[str, dict[str, str]]:
         headers = {}
@@ -51,10 +83,12 @@ class RunState:
 def load(store: StateStore) -> RunState:
     feeds = store.read_json(FEEDS_FILE, default={"format": STATE_FORMAT, "feeds": {}})
     seen = store.read_json(SEEN_FILE, default={"format": STATE_FORMAT, "seen": {}})
-    for name, document in ((FEEDS_FILE, feeds), (SEEN_FILE, seen)):
+    # Generations written before robots.txt was kept have no robots.json: nothing cached.
+    robots = store.read_json(ROBOTS_FILE, default={"format": STATE_FORMAT, "robots": {}})
+    for name, document in ((FEEDS_FILE, feeds), (SEEN_FILE, seen), (ROBOTS_FILE, robots)):
         if document.get("format") != STATE_FORMAT:
             raise ValueError(f"state file {name}: format {document.get('format')!r}, expected {STATE_FORMAT}")
-    return RunState(feeds["feeds"], seen["seen"])
+    return RunState(feeds["feeds"], seen["seen"], robots["robots"])
 
 
 def _rows(output: str, table: str) -> list[dict[str, Any]]:
@@ -66,32 +100,56 @@ def _rows(output: str, table: str) -> list[dict[str, Any]]:
     return rows
 
 
-def next_state(previous: RunState, output: str, horizon_days: float, now: datetime | None = None) -> RunState:
-    """The state after a run, from what the run wrote."""
+def next_state(previous: RunState, output: str, horizon_days: float, now: datetime | None = None,
+               polling: PollSettings | None = None) -> RunState:
+    """The state after a run, from what the run wrote. Feeds the run did not poll keep their state."""
     now = now or datetime.now(UTC)
+    polling = polling or PollSettings()
     stamp = now.strftime(ISO_FORMAT)
+    records = _rows(output, "records") + _rows(output, "duplicates")
+    # "New entries" of a feed: its entries that became a record or a duplicate this run. Entries seen by an
+    # earlier run are in seen_before instead, and dead-lettered ones are not news (they are retried anyway).
+    new_entries: dict[str, int] = {}
+    for row in records:
+        new_entries[row["feed_url"]] = new_entries.get(row["feed_url"], 0) + 1
     feeds = {url: dict(feed) for url, feed in previous.feeds.items()}
+    failed = {dead["url"]: dead["reason"] for dead in _rows(output, "dead_letters")
+              if dead["unit"] == "feed" and dead["url"] and dead["stage"] != "read_feed_list"}
+    not_before: dict[str, str] = {}
     for status in _rows(output, "feed_status"):
-        feed = feeds.setdefault(status["feed_url"], {})
-        feed.update(last_status=status["status"], last_fetched=status["fetched_at"], failures=0)
+        url = status["feed_url"]
+        if status.get("not_before"):  # a failed fetch that carried Retry-After (also a dead letter)
+            not_before[url] = status["not_before"]
+            continue
+        if url in failed:  # fetched but not parsed: the dead letter below says why
+            continue
+        feed = feeds.setdefault(url, {})
+        feed.update(last_status=status["status"], last_fetched=status["fetched_at"])
         if status["status"] == 200:
             feed.update(etag=status["etag"], last_modified=status["last_modified"])
             if status["entries"]:
                 feed["last_entries"] = status["entries"]
-    for dead in _rows(output, "dead_letters"):
-        if dead["unit"] == "feed" and dead["url"]:
-            feed = feeds.setdefault(dead["url"], {})
-            feed.update(last_status=dead["reason"], last_failed=stamp, failures=int(feed.get("failures", 0)) + 1)
+        feeds[url] = after_success(feed, new_entries.get(url, 0), now, polling)
+    for url, reason in failed.items():
+        feeds[url] = after_failure(feeds.get(url, {}), reason, now, polling, not_before.get(url))
     # An entry is remembered while feeds keep listing it, and for the horizon after they stop.
     seen = dict(previous.seen)
-    for row in _rows(output, "records") + _rows(output, "duplicates") + _rows(output, "seen_before"):
+    for row in records + _rows(output, "seen_before"):
         seen[f"url:{row['canonical_url']}"] = stamp
         key = guid_key_of(row)
         if key:
             seen[key] = stamp
     cutoff = (now - timedelta(days=horizon_days)).strftime(ISO_FORMAT)
     seen = {k: v for k, v in seen.items() if v >= cutoff}
-    return RunState(feeds, seen)
+    # robots.txt: what this run fetched replaces what was kept; only parsed and 4xx outcomes are kept (an
+    # unreachable robots.txt is asked again next run), and only until they expire.
+    robots = dict(previous.robots)
+    for row in _rows(output, "robots"):
+        if row["source"] == "fetched":
+            robots[row["origin"]] = {k: row[k] for k in ROBOTS_FIELDS}
+    robots = {origin: kept for origin, kept in robots.items()
+              if kept.get("outcome") in CACHEABLE and kept.get("expires", "") > stamp}
+    return RunState(feeds, seen, robots)
 
 
 def guid_key_of(row: dict[str, Any]) -> str | None:
@@ -110,4 +168,5 @@ def files(state: RunState) -> dict[str, bytes]:
     return {
         FEEDS_FILE: json.dumps({"format": STATE_FORMAT, "feeds": state.feeds}, indent=1, sort_keys=True).encode(),
         SEEN_FILE: json.dumps({"format": STATE_FORMAT, "seen": state.seen}, sort_keys=True).encode(),
+        ROBOTS_FILE: json.dumps({"format": STATE_FORMAT, "robots": state.robots}, indent=1, sort_keys=True).encode(),
     }

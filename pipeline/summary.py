@@ -56,7 +56,8 @@ def summarise(counters: dict[str, int], feeds_listed: int, wall_seconds: float) 
             "formats": by_suffix("feeds.format."),
         },
         "entries": entries_in,
-        "pages": {"fetched": counters.get("pages.fetched", 0), "failed": by_suffix("pages.failed.")},
+        "pages": {"fetched": counters.get("pages.fetched", 0), "failed": by_suffix("pages.failed."),
+                  "robots_disallowed": counters.get("pages.robots_disallowed", 0)},
         "bodies": {"page": counters.get("bodies.from_page", 0), "feed": counters.get("bodies.from_feed", 0)},
         "records": records,
         "records_with_entities": counters.get("entities.records_with_entities", 0),
@@ -83,11 +84,14 @@ def render(summary: dict[str, Any]) -> str:
     kinds = ", ".join(f"{k} {v}" for k, v in summary["duplicates_by_kind"].items()) or "none"
     lines = [
         f"feeds      {feeds['listed']} listed, {feeds['parsed']} parsed, {feeds['failed']} failed"
-        + (f", {feeds['not_modified']} not modified" if feeds["not_modified"] else ""),
+        + (f", {feeds['not_modified']} not modified" if feeds["not_modified"] else "")
+        + (f", {feeds['not_due']} not due" if feeds.get("not_due") else ""),
         f"entries    {summary['entries']}",
         f"pages      {summary['pages']['fetched']} fetched, {sum(summary['pages']['failed'].values())} failed"
         + (f" ({', '.join(f'{k} {v}' for k, v in summary['pages']['failed'].items())})"
-           if summary["pages"]["failed"] else ""),
+           if summary["pages"]["failed"] else "")
+        + (f", {summary['pages']['robots_disallowed']} disallowed by robots.txt"
+           if summary["pages"].get("robots_disallowed") else ""),
         f"bodies     {summary['bodies']['page']} from page, {summary['bodies']['feed']} from feed",
         f"records    {summary['records']} canonical ({summary['records_with_entities']} with entities)",
         f"duplicates {summary['duplicates']} ({kinds})",
@@ -97,6 +101,7 @@ def render(summary: dict[str, Any]) -> str:
         lines.insert(1, f"messages   {stream['messages']} read ({stream['message_entries']} entries, "
                         f"{stream['message_feeds']} feed URLs)")
         lines.append(f"corrections {stream['corrections']} (earlier copies that arrived after their reprints)")
+    lines += _politeness_lines(summary)
     for unit in ("entry", "feed", "message"):
         for stage, reasons in summary["dead_letters"].get(unit, {}).items():
             detail = ", ".join(f"{reason} {n}" for reason, n in reasons.items())
@@ -112,6 +117,55 @@ def render(summary: dict[str, Any]) -> str:
         lines.append(f"FAILED     stage {stage} dead-lettered all {summary['stages_in'][stage]} elements it was given")
     lines.append(f"wall time  {summary['wall_seconds']:.1f} s")
     return "\n".join(lines)
+
+
+def _politeness_lines(summary: dict[str, Any]) -> list[str]:
+    lines = []
+    robots = summary.get("robots")
+    if robots and robots["origins"]:
+        outcomes = ", ".join(f"{k} {v}" for k, v in robots["outcomes"].items())
+        lines.append(f"robots     {robots['origins']} hosts ({robots['fetched']} fetched, {robots['from_state']} "
+                     f"from state): {outcomes}")
+        if robots["crawl_delay_capped"]:
+            hosts = ", ".join(f"{origin} asked {delay:g} s" for origin, delay in robots["crawl_delay_capped"].items())
+            lines.append(f"robots     Crawl-delay capped at {robots['max_crawl_delay']:g} s (--max_crawl_delay): "
+                         f"{hosts}")
+    not_due = summary.get("feeds_not_due")
+    if not_due:
+        first = min(v["due"] for v in not_due.values())
+        waiting = sum(1 for v in not_due.values() if v["why"] == "retry_after")
+        lines.append(f"not due    {len(not_due)} feeds (the next at {first})"
+                     + (f"; {waiting} asked us to wait (Retry-After)" if waiting else ""))
+    return lines
+
+
+def read_rows(output: str, table: str) -> list[dict[str, Any]]:
+    """The rows of a JSON Lines table the run wrote under ``output`` (``TABLE-*.jsonl``)."""
+    rows = []
+    for result in FileSystems.match([FileSystems.join(output, f"{table}-*.jsonl")]):
+        for metadata in result.metadata_list:
+            with FileSystems.open(metadata.path) as handle:
+                rows += [json.loads(line) for line in handle.read().decode("utf-8").splitlines() if line.strip()]
+    return rows
+
+
+def summarise_robots(counters: dict[str, int], rows: list[dict[str, Any]], policy: Any) -> dict[str, Any]:
+    """robots.txt in the summary, from the run's ``robots`` table (so on runners without metrics too)."""
+    outcomes: dict[str, int] = defaultdict(int)
+    for row in rows:
+        outcomes[row["outcome"]] += 1
+    capped = {row["origin"]: row["crawl_delay"] for row in rows
+              if row["crawl_delay"] is not None and row["crawl_delay"] > policy.max_crawl_delay}
+    return {
+        "origins": len(rows),
+        "fetched": sum(1 for row in rows if row["source"] == "fetched"),
+        "from_state": sum(1 for row in rows if row["source"] == "state"),
+        "outcomes": dict(sorted(outcomes.items())),
+        "pages_disallowed": counters.get("pages.robots_disallowed", 0),
+        "crawl_delay_capped": dict(sorted(capped.items())),
+        "max_crawl_delay": policy.max_crawl_delay,
+        "ignored_hosts": sorted(policy.ignore_hosts),
+    }
 
 
 def read_tallies(output: str) -> dict[str, int]:

@@ -969,6 +969,22 @@ def render_feed_list(feeds: list[tuple[Outlet, Feed]]) -> str:
 # Main
 # --------------------------------------------------------------------------
 
+# robots.txt files, by host. One outlet keeps a day's stories from automated agents, so the demo shows a page
+# that is not fetched (its record uses the feed's full text). The other hosts have none: a 404, everything
+# allowed (RFC 9309 2.3.1.3).
+ROBOTS_TXT = {
+    "www.globalwire.example": (
+        "# Global Wire (fictional): one day's stories are kept from automated agents.\n"
+        "User-agent: *\n"
+        "Disallow: /stories/2026-11-21/\n"
+        "\n"
+        "# An archive crawler that is asked to stay away entirely; its group does not apply to other agents.\n"
+        "User-agent: archive-bot\n"
+        "Disallow: /\n"
+    ),
+}
+
+
 def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
@@ -995,6 +1011,8 @@ def build() -> None:
               FEED_RENDERERS[feed.format](outlet, feed, items))
         entries += len(items)
         print(f"{outlet.base_url}{feed.path}: {len(items)} entries")
+    for host, text in ROBOTS_TXT.items():
+        write(SITE_DIR / host / "robots.txt", text)
     write(SAMPLE_DIR / "feeds.opml", render_opml(feeds))
     write(SAMPLE_DIR / "feeds.txt", render_feed_list(feeds))
     print(f"{len(articles)} articles, {pages} pages, {entries} feed entries")

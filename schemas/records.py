@@ -42,11 +42,12 @@ class FeedStatus(NamedTuple):
     """What one feed fetch found, for the state carried to the next scheduled run."""
 
     feed_url: str
-    status: int  # 200, or 304 when a conditional request found nothing new
+    status: int  # 200, or 304 when a conditional request found nothing new; 429/503 for a Retry-After failure
     etag: str | None
     last_modified: str | None
     entries: int
     fetched_at: str
+    not_before: str | None = None  # the server's Retry-After, when a failed fetch carried one: do not poll before
 
 
 class FeedEntry(NamedTuple):
@@ -67,6 +68,29 @@ class FeedEntry(NamedTuple):
     author: str | None
     categories: Sequence[str]
     fetched_at: str
+
+
+class RobotsOutcome(NamedTuple):
+    """What one origin's robots.txt says for our product token (see transforms.lib.robots)."""
+
+    origin: str  # "http://host" or "https://host:8443": a robots.txt covers one scheme, host and port
+    agent: str  # the product token the rules were chosen for ("newsbeam")
+    outcome: str  # "parsed" (2xx), "unavailable" (4xx: all allowed), "unreachable" (5xx/429/network:
+    #              all disallowed this run), "refused" (our network policy refused the host)
+    status: int | None  # HTTP status of the answer, when there was one
+    rules: Sequence[str]  # "allow PATTERN" / "disallow PATTERN" of the group that applies, in file order
+    crawl_delay: float | None  # seconds, as the host asked (capped when applied: --max_crawl_delay)
+    error: str | None  # why there are no rules
+    fetched_at: str
+    expires: str  # UTC; after this the robots.txt is fetched again (24 h at most, RFC 9309 2.4)
+    source: str  # "fetched" this run, or "state" (cached by an earlier scheduled run)
+
+
+class PageRequest(NamedTuple):
+    """An entry to fetch, with the robots.txt outcome of its origin (None: robots.txt not consulted)."""
+
+    entry: FeedEntry
+    robots: RobotsOutcome | None
 
 
 class FetchedPage(NamedTuple):
@@ -204,7 +228,7 @@ class DeadLetter(NamedTuple):
     """An element a stage could not handle, and why."""
 
     stage: str  # "read_feed_list", "fetch_feed", "parse_feed", "fetch_page", ...
-    unit: str  # "feed" or "entry": entries count in the accounting invariant
+    unit: str  # "feed", "entry" or "host" (robots.txt): entries count in the accounting invariant
     element: str  # JSON (or repr) of the element, truncated
     error_class: str
     reason: str  # short machine-friendly reason, e.g. "http_404", "too_large"
@@ -229,7 +253,7 @@ class DedupCorrection(NamedTuple):
 
 
 ALL_RECORD_TYPES = (
-    FetchResult, FeedStatus, FeedEntry, FetchedPage, Article, Entity, DedupInfo, NewsRecord,
+    FetchResult, FeedStatus, FeedEntry, RobotsOutcome, PageRequest, FetchedPage, Article, Entity, DedupInfo, NewsRecord,
     DedupNode, DocFeatures, Match, SentenceVectors, DedupVerdict, DeadLetter, DedupCorrection,
 )
 

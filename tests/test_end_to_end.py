@@ -72,6 +72,16 @@ def test_missing_page_uses_the_feed_content(demo_output):
         assert "http_404" in records[url]["body_note"] and len(records[url]["body"]) > 500
 
 
+def test_a_page_disallowed_by_robots_txt_is_not_fetched_and_uses_the_feed_content(demo_output):
+    records = by_url(demo_output["records"])
+    for url in EXPECTED["robots_disallowed"]:
+        assert records[url]["body_source"] == "feed"
+        assert "robots_disallowed" in records[url]["body_note"] and len(records[url]["body"]) > 500
+    summary = demo_output["summary"]
+    assert summary["pages"]["robots_disallowed"] == len(EXPECTED["robots_disallowed"])
+    assert summary["robots"]["outcomes"] == {"parsed": 1, "unavailable": 4}  # one sample host has a robots.txt
+
+
 def test_most_records_carry_entities(demo_output):
     records = demo_output["records"]
     with_entities = [r for r in records if r["entities"]]

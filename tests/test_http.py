@@ -196,3 +196,26 @@ def test_per_host_minimum_delay():
     assert min(gaps) >= 0.18
     with limiter.slot("b.example"):  # another host is not delayed by the first
         pass
+
+
+def test_a_crawl_delay_widens_one_hosts_spacing_and_holds_after_robots_txt(fault_server):
+    limiter = HostLimiter(concurrency=4, delay=0.0)
+    starts = []
+    for _ in range(3):
+        with limiter.slot("slow.example", 0.25):  # a Crawl-delay: max(0.25, the limiter's 0)
+            starts.append(time.monotonic())
+    assert min(b - a for a, b in zip(starts, starts[1:])) >= 0.23
+    before = time.monotonic()
+    with limiter.slot("fast.example"):  # other hosts keep the limiter's own spacing
+        pass
+    limiter.hold("fast.example", 0.3)  # a Crawl-delay just read from its robots.txt
+    with limiter.slot("fast.example"):
+        assert time.monotonic() - before >= 0.28
+    # Fetcher.set_host_delay applies to that host's requests through the shared limiter.
+    client = fetcher(per_host_delay=0.0, per_host_concurrency=3)
+    url = fault_server.route("/paced", fixed(200, PAGE))
+    client.set_host_delay("127.0.0.1", 0.2)
+    for _ in range(3):
+        client.fetch(url)
+    gaps = [b - a for a, b in zip(fault_server.times["/paced"], fault_server.times["/paced"][1:])]
+    assert min(gaps) >= 0.18

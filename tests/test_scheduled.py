@@ -1,18 +1,33 @@
-"""Scheduled runs with --state: conditional feed requests, entries handled once, a clear error on bad state."""
+"""Scheduled runs with --state: conditional feed requests, entries handled once, a clear error on bad state,
+adaptive polling, Retry-After across runs, robots.txt kept in the state."""
 
 from __future__ import annotations
 
+import json
 import shutil
+from datetime import UTC, datetime, timedelta
 
 from pipeline.cli import main
+from pipeline.scheduled import RunState, next_state
 from pipeline.siteserver import SiteServer
 from tests.conftest import SAMPLE
+from tests.faultserver import fixed
 from tests.pipeline_run import read_outputs
+from transforms.lib.polling import PollSettings
+from transforms.lib.times import parse_iso
+
+SAMPLE_HOSTS = ("www.coastaltimes.example", "www.dailyherald.example", "www.globalwire.example",
+                "www.metrogazette.example", "www.riverbendpost.example")
 
 
-def run(server: SiteServer, output, state) -> int:
+def run(server: SiteServer, output, state, *extra: str) -> int:
     return main(["run", "--feeds", str(SAMPLE / "feeds.opml"), "--output", str(output), "--state", str(state),
-                 "--allow_private_networks", "--per_host_delay", "0", *server.connect_to_args()])
+                 "--allow_private_networks", "--per_host_delay", "0", *server.connect_to_args(), *extra])
+
+
+def current(state, name: str) -> dict:
+    generation = (state / "CURRENT").read_text().strip()
+    return json.loads((state / "generations" / generation / name).read_text())
 
 
 def test_second_run_sends_only_conditional_feed_requests_and_writes_nothing(tmp_path):
@@ -23,10 +38,12 @@ def test_second_run_sends_only_conditional_feed_requests_and_writes_nothing(tmp_
         assert run(server, tmp_path / "run1", state) == 0
         first = read_outputs(tmp_path / "run1")
         assert len(first["records"]) == 30 and len(first["duplicates"]) == 5
+        assert all(server.requests[f"{host}/robots.txt"] == 1 for host in SAMPLE_HOSTS)  # once per host
         server.requests.clear()
         server.conditional.clear()
 
-        assert run(server, tmp_path / "run2", state) == 0
+        # --poll_all: every feed is asked, although none is due yet (see the next test).
+        assert run(server, tmp_path / "run2", state, "--poll_all") == 0
         second = read_outputs(tmp_path / "run2")
         feed_requests = {path for path in server.requests if path.endswith((".xml", ".rdf"))}
         assert set(server.requests) == feed_requests  # no page fetched
@@ -43,13 +60,15 @@ def test_second_run_sends_only_conditional_feed_requests_and_writes_nothing(tmp_
                 + "</description></item>")
         feed.write_text(text.replace("<item>", item + "<item>", 1))
         server.requests.clear()
-        assert run(server, tmp_path / "run3", state) == 0
+        assert run(server, tmp_path / "run3", state, "--poll_all") == 0
         third = read_outputs(tmp_path / "run3")
     assert [r["url"] for r in third["records"]] == ["http://www.metrogazette.example/news/fair.html"]
     invariant = third["summary"]["invariant"]
     assert invariant["holds"] and invariant["seen_before"] == invariant["entries"] - 1
     pages = [p for p in server.requests if not p.endswith((".xml", ".rdf"))]
-    assert pages == ["www.metrogazette.example/news/fair.html"]
+    assert pages == ["www.metrogazette.example/news/fair.html"]  # robots.txt came from the state
+    assert third["summary"]["robots"]["from_state"] == 1 and third["summary"]["robots"]["fetched"] == 0
+    assert set(current(state, "robots.json")["robots"]) == {f"http://{host}" for host in SAMPLE_HOSTS}
 
 
 def test_a_corrupt_state_is_a_clear_error_not_a_fresh_start(tmp_path, capsys):
@@ -59,3 +78,103 @@ def test_a_corrupt_state_is_a_clear_error_not_a_fresh_start(tmp_path, capsys):
         (state / "CURRENT").write_text("g000042")
         assert run(server, tmp_path / "run2", state) == 2
     assert "not a complete generation" in capsys.readouterr().err
+
+
+def test_a_run_within_the_minimum_interval_polls_nothing(tmp_path, capsys):
+    state = tmp_path / "state"
+    with SiteServer(SAMPLE / "site") as server:
+        assert run(server, tmp_path / "run1", state) == 0
+        feeds = current(state, "feeds.json")["feeds"]
+        assert len(feeds) == 6 and {f["poll_interval_seconds"] for f in feeds.values()} == {900}
+        server.requests.clear()
+        assert run(server, tmp_path / "run2", state) == 0
+    assert not server.requests  # not a feed, not a robots.txt, not a page
+    summary = read_outputs(tmp_path / "run2")["summary"]
+    assert summary["feeds"]["not_due"] == 6 and summary["feeds"]["failed"] == 0
+    assert set(summary["feeds_not_due"]) == set(feeds)
+    assert {v["why"] for v in summary["feeds_not_due"].values()} == {"interval"}
+    assert summary["invariant"]["holds"] and summary["entries"] == 0
+    assert "no feed is due yet" in capsys.readouterr().out
+    assert current(state, "feeds.json")["feeds"] == feeds  # feeds not polled keep their schedule
+
+
+def test_failures_back_off_and_retry_after_is_kept_across_runs(fault_server, tmp_path):
+    item = ("<item><title>Quay repairs</title><link>{url}</link><guid>{url}</guid><description>"
+            + "The quay in Carrow will be repaired over the winter, the harbour board said. " * 5
+            + "</description></item>").format(url=fault_server.url("/news/quay"))
+    ok = fault_server.route("/ok.xml", fixed(200, f"<rss version='2.0'><channel><title>T</title>{item}</channel>"
+                                                  f"</rss>".encode(), "application/rss+xml"))
+    down = fault_server.route("/down.xml", fixed(500, b"broken"))
+    busy = fault_server.route("/busy.xml", fixed(429, b"slow down", headers={"Retry-After": "7200"}))
+    state = tmp_path / "state"
+
+    def scheduled_run(output, *extra: str) -> dict:
+        main(["run", "--feeds", ok, "--feeds", down, "--feeds", busy, "--output", str(output), "--state",
+              str(state), "--allow_private_networks", "--per_host_delay", "0", "--max_retries", "1",
+              "--backoff_seconds", "0.01", "--no_dedup", "--no_entities", *extra])
+        return current(state, "feeds.json")["feeds"]
+
+    def due_in(feed: dict, field: str = "next_due") -> float:
+        return (parse_iso(feed[field]) - datetime.now(UTC)).total_seconds()
+
+    feeds = scheduled_run(tmp_path / "run1")
+    assert feeds[ok]["failures"] == 0 and 800 < due_in(feeds[ok]) <= 900
+    assert feeds[down]["failures"] == 1 and feeds[down]["last_status"] == "http_500_after_retries"
+    assert 800 < due_in(feeds[down]) <= 900  # the first failure waits the minimum interval
+    assert feeds[busy]["last_status"] == "retry_after_too_long"
+    assert 7100 < due_in(feeds[busy], "not_before") <= 7200 and feeds[busy]["next_due"] == feeds[busy]["not_before"]
+    hits = dict(fault_server.hits)
+
+    feeds = scheduled_run(tmp_path / "run2", "--poll_all")
+    assert fault_server.hits["/ok.xml"] == hits["/ok.xml"] + 1
+    assert fault_server.hits["/down.xml"] == hits["/down.xml"] + 2  # polled again (a try and a retry)
+    assert fault_server.hits["/busy.xml"] == 1  # the server asked for two hours: not even --poll_all asks
+    assert feeds[down]["failures"] == 2 and 1700 < due_in(feeds[down]) <= 1800  # backoff doubles
+    assert 1700 < due_in(feeds[ok]) <= 1800  # nothing new (its entry was seen): the interval doubles
+    summary = read_outputs(tmp_path / "run2")["summary"]
+    assert summary["feeds_not_due"] == {busy: {"due": feeds[busy]["not_before"], "why": "retry_after"}}
+    assert summary["invariant"]["holds"]
+
+
+def test_next_state_reads_new_entries_failures_and_robots_from_the_run_tables(tmp_path):
+    now = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    later = (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    tables = {
+        "feed_status": [
+            {"feed_url": "http://a/news.xml", "status": 200, "etag": '"e"', "last_modified": None, "entries": 2,
+             "fetched_at": stamp, "not_before": None},
+            {"feed_url": "http://b/quiet.xml", "status": 304, "etag": None, "last_modified": None, "entries": 0,
+             "fetched_at": stamp, "not_before": None},
+            {"feed_url": "http://c/busy.xml", "status": 503, "etag": None, "last_modified": None, "entries": 0,
+             "fetched_at": stamp, "not_before": later}],
+        "records": [{"canonical_url": "http://a/1", "url": "http://a/1", "guid": None, "feed_url": "http://a/news.xml",
+                     "source_domain": "a", "published": stamp, "published_from": "published", "fetched_at": stamp}],
+        "duplicates": [],
+        "seen_before": [{"canonical_url": "http://a/2", "url": "http://a/2", "guid": None,
+                         "feed_url": "http://a/news.xml", "source_domain": "a", "published": stamp,
+                         "published_from": "published", "fetched_at": stamp}],
+        "dead_letters": [{"unit": "feed", "stage": "fetch_feed", "url": "http://c/busy.xml",
+                          "reason": "retry_after_too_long"}],
+        "robots": [
+            {"origin": "http://a", "agent": "newsbeam", "outcome": "parsed", "status": 200, "rules": ["disallow /x"],
+             "crawl_delay": 2.0, "error": None, "fetched_at": stamp, "expires": "2026-11-25T06:00:00Z",
+             "source": "fetched"},
+            {"origin": "http://c", "agent": "newsbeam", "outcome": "unreachable", "status": 503, "rules": [],
+             "crawl_delay": None, "error": "http_503", "fetched_at": stamp, "expires": stamp, "source": "fetched"}],
+    }
+    for name, rows in tables.items():
+        (tmp_path / f"{name}-00000-of-00001.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    previous = RunState(
+        feeds={"http://b/quiet.xml": {"poll_interval_seconds": 1800}, "http://d/untouched.xml": {"next_due": later}},
+        robots={"http://old": {"agent": "newsbeam", "outcome": "unavailable", "expires": stamp}})
+    state = next_state(previous, str(tmp_path), 7, now=now, polling=PollSettings(900, 86400))
+    assert state.feeds["http://a/news.xml"]["poll_interval_seconds"] == 900  # one new record
+    assert state.feeds["http://a/news.xml"]["last_new_entries"] == 1  # the seen_before entry is not news
+    assert state.feeds["http://b/quiet.xml"]["poll_interval_seconds"] == 3600
+    assert state.feeds["http://c/busy.xml"]["next_due"] == later and state.feeds["http://c/busy.xml"]["failures"] == 1
+    assert state.feeds["http://d/untouched.xml"] == {"next_due": later}
+    assert set(state.robots) == {"http://a"}  # unreachable is not kept; the old entry expired
+    cache = state.robots_cache("newsbeam", now)
+    assert cache["http://a"].rules == ["disallow /x"] and cache["http://a"].source == "state"
+    assert state.robots_cache("newsbeam", now + timedelta(days=1)) == {} and state.robots_cache("other", now) == {}

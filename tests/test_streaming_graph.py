@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 import apache_beam as beam
 from apache_beam.io.gcp.pubsub import PubsubMessage
@@ -22,10 +23,11 @@ from pipeline.options import add_run_arguments, config_from_args
 from pipeline.siteserver import SiteServer
 from pipeline.streaming import build_from_work
 from schemas.records import DedupCorrection
+from tests.builders import entry as make_entry
 from tests.conftest import SAMPLE
 from tests.test_stream_dedup import streaming_pipeline
 from transforms.lib.urls import canonical_url, record_id
-from transforms.stream_io import ParseWork
+from transforms.stream_io import ParseWork, WriteWindowedTable
 
 FEEDS = [line for line in (SAMPLE / "feeds.txt").read_text().splitlines() if line and not line.startswith("#")]
 T0 = 1_795_000_000  # 2026-11-18: seconds since the epoch
@@ -97,3 +99,17 @@ def check_stream_outcome(tagged: list) -> None:
         final.setdefault(row.canonical_url, row.duplicate_of)
     expected = expected_final_verdicts()
     assert {url: final.get(url) for url in expected} == expected
+
+
+def test_windowed_files_hold_every_row_once_in_whole_files(tmp_path):
+    rows = [make_entry()._replace(entry_key=f"k{i}", id=f"id{i}") for i in range(40)]
+    stream = EventStream().advance_watermark_to(T0)
+    for i in range(0, 40, 10):
+        stream = stream.add_elements([TimestampedValue(r, T0 + i) for r in rows[i:i + 10]])
+    stream = stream.advance_watermark_to_infinity()
+    with streaming_pipeline() as p:
+        _ = p | stream | WriteWindowedTable(str(tmp_path), "records", window_seconds=1)
+    files = sorted(tmp_path.iterdir())
+    assert files and all(re.fullmatch(r"records-\d{8}T\d{6}Z-\d{8}T\d{6}Z-\d{3}\.jsonl", f.name) for f in files), files
+    written = [json.loads(line)["entry_key"] for f in files for line in f.read_text().splitlines()]
+    assert sorted(written) == sorted(r.entry_key for r in rows)

@@ -18,7 +18,7 @@ import apache_beam as beam
 from schemas.records import FetchResult
 from transforms.deadletters import count, dead_letter
 from transforms.lib.http import Fetcher, FetchSettings
-from transforms.tagging import DEAD_LETTERS, MAIN, tag
+from transforms.tagging import DEAD_LETTERS, MAIN, Tagged, tag
 
 _LOG = logging.getLogger(__name__)
 
@@ -54,8 +54,17 @@ class ConcurrentFetchFn(beam.DoFn):
         raise NotImplementedError
 
     def emit(self, element: Any, fetched: Any) -> Iterable[Any]:
-        """Runs on the bundle's thread (where counters work): the outputs for one element."""
+        """Runs on the bundle's thread (where counters work): the outputs for one element (values, or
+        ``tag(name, value)`` pairs for other outputs)."""
         raise NotImplementedError
+
+    def dead_letter_element(self, element: Any) -> Any:
+        """What a dead letter records as the element."""
+        return element
+
+    def also_on_failure(self, element: Any, error: BaseException) -> Iterable[Tagged]:
+        """Tagged outputs besides the dead letter when ``element`` fails (a feed's Retry-After, say)."""
+        return ()
 
     def _fetch_in_thread(self, element: Any) -> tuple[Any, BaseException | None]:
         try:
@@ -73,10 +82,13 @@ class ConcurrentFetchFn(beam.DoFn):
             count(f"stage_in.{self.stage}")
             if error is None:
                 try:
-                    yield from [tag(MAIN, output) for output in self.emit(element, fetched)]
+                    yield from [output if isinstance(output, Tagged) else tag(MAIN, output)
+                                for output in self.emit(element, fetched)]
                     continue
                 except Exception as emit_error:
                     error = emit_error
             if getattr(error, "reason", None) is None:
                 _LOG.warning("%s failed on %s: %r", self.stage, self.url_of(element), error)
-            yield tag(DEAD_LETTERS, dead_letter(self.stage, self.unit, element, error, url=self.url_of(element)))
+            yield tag(DEAD_LETTERS, dead_letter(self.stage, self.unit, self.dead_letter_element(element), error,
+                                                url=self.url_of(element)))
+            yield from self.also_on_failure(element, error)

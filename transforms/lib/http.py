@@ -79,7 +79,14 @@ class FetchError(Exception):
 
 
 class HostLimiter:
-    """Per-host concurrency and minimum spacing between request starts."""
+    """Per-host concurrency and minimum spacing between request starts.
+
+    ``slot(host, delay)`` may ask for a longer spacing for one host (a robots.txt
+    ``Crawl-delay``): the spacing after that request is ``max(delay, the
+    limiter's own)``. The override travels with each request rather than living
+    here because this limiter is shared by every run in the process (tests run
+    many), while a host's robots.txt is one run's knowledge.
+    """
 
     def __init__(self, concurrency: int, delay: float):
         self._concurrency = max(1, concurrency)
@@ -88,27 +95,35 @@ class HostLimiter:
         self._semaphores: dict[str, threading.BoundedSemaphore] = {}
         self._next_start: dict[str, float] = {}
 
-    def slot(self, host: str) -> "_HostSlot":
+    def slot(self, host: str, delay: float | None = None) -> "_HostSlot":
         with self._lock:
             semaphore = self._semaphores.setdefault(host, threading.BoundedSemaphore(self._concurrency))
-        return _HostSlot(self, host, semaphore)
+        return _HostSlot(self, host, semaphore, delay)
 
-    def _wait_turn(self, host: str) -> None:
+    def hold(self, host: str, seconds: float) -> None:
+        """The next request to ``host`` starts ``seconds`` from now at the earliest (a Crawl-delay just read
+        from the host's robots.txt applies to the request that follows it too)."""
+        with self._lock:
+            self._next_start[host] = max(self._next_start.get(host, 0.0), time.monotonic() + max(0.0, seconds))
+
+    def _wait_turn(self, host: str, delay: float | None = None) -> None:
+        spacing = self._delay if delay is None else max(self._delay, delay)
         with self._lock:
             now = time.monotonic()
             start = max(now, self._next_start.get(host, now))
-            self._next_start[host] = start + self._delay
+            self._next_start[host] = start + spacing
         if start > now:
             time.sleep(start - now)
 
 
 class _HostSlot:
-    def __init__(self, limiter: HostLimiter, host: str, semaphore: threading.BoundedSemaphore):
-        self._limiter, self._host, self._semaphore = limiter, host, semaphore
+    def __init__(self, limiter: HostLimiter, host: str, semaphore: threading.BoundedSemaphore,
+                 delay: float | None = None):
+        self._limiter, self._host, self._semaphore, self._delay = limiter, host, semaphore, delay
 
     def __enter__(self) -> None:
         self._semaphore.acquire()
-        self._limiter._wait_turn(self._host)
+        self._limiter._wait_turn(self._host, self._delay)
 
     def __exit__(self, *exc: object) -> None:
         self._semaphore.release()
@@ -150,6 +165,7 @@ class Fetcher:
     def __init__(self, settings: FetchSettings):
         self.settings = settings
         self.limiter = shared_limiter(settings.per_host_concurrency, settings.per_host_delay)
+        self._host_delays: dict[str, float] = {}  # host -> seconds between requests (robots.txt Crawl-delay)
         self._pool = urllib3.PoolManager(num_pools=256, maxsize=max(1, settings.per_host_concurrency), block=False)
         http_conn = _checked_connection_class(HTTPConnection, settings)
         https_conn = _checked_connection_class(HTTPSConnection, settings)
@@ -161,8 +177,13 @@ class Fetcher:
     def close(self) -> None:
         self._pool.clear()
 
+    def set_host_delay(self, host: str, seconds: float) -> None:
+        """Keep at least ``seconds`` between request starts to ``host`` (with this fetcher), on top of
+        ``per_host_delay``; for a robots.txt Crawl-delay, already capped by the caller."""
+        self._host_delays[host.lower()] = max(0.0, seconds)
+
     def fetch(self, url: str, kind: str = "page", headers: Mapping[str, str] | None = None) -> FetchResult:
-        """GET ``url``, following redirects; ``kind`` is "page" or "feed".
+        """GET ``url``, following redirects; ``kind`` is "page", "feed" or "robots" (any content type).
 
         Raises FetchError. A 304 (after a conditional request) is returned,
         not raised, with an empty body.
@@ -210,7 +231,7 @@ class Fetcher:
             **headers,
         }
         host = urlsplit(url).hostname or ""
-        with self.limiter.slot(host):
+        with self.limiter.slot(host, self._host_delays.get(host)):
             deadline = time.monotonic() + settings.total_timeout
             try:
                 response = self._pool.request(
@@ -301,6 +322,7 @@ _ACCEPT = {
     "page": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
     "feed": "application/rss+xml,application/atom+xml,application/rdf+xml,application/xml;q=0.9,"
             "text/xml;q=0.9,text/x-opml;q=0.8,*/*;q=0.1",
+    "robots": "text/plain,*/*;q=0.1",
 }
 
 
@@ -324,6 +346,8 @@ def _check_content_type(url: str, kind: str, content_type: str) -> None:
     if kind == "page":
         if content_type not in PAGE_TYPES:
             raise FetchError("not_html", f"content type {content_type or '(none)'!r} is not HTML: {url}")
+    elif kind == "robots":
+        return  # servers label robots.txt every which way; RFC 9309 parses whatever a 2xx carries
     elif content_type.startswith(NOT_FEED_TYPE_PREFIXES):
         raise FetchError("not_a_feed", f"content type {content_type!r} cannot be a feed: {url}")
 

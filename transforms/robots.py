@@ -1,0 +1,118 @@
+"""Stage 2b: the origins of the pages to fetch -> what each origin's robots.txt says.
+
+``FetchRobots`` takes ``PCollection[str]`` of distinct origins (``http://host[:port]``,
+see ``transforms.lib.robots.origin_of``) and returns
+``{"robots": PCollection[RobotsOutcome], "dead_letters": PCollection[DeadLetter]}``.
+Each origin's ``/robots.txt`` is fetched once, with the project's fetcher (same
+limits, politeness and network safety as pages), unless ``cached`` holds a
+fresh outcome from an earlier scheduled run. A failed fetch is not a dead
+letter: it is an outcome (RFC 9309 2.3.1: 4xx allows everything, 5xx and
+network failures disallow everything this run) that ``FetchPages`` applies and
+the ``robots`` table records.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from urllib.parse import urlsplit
+
+import apache_beam as beam
+
+from schemas.records import FeedEntry, FetchResult, RobotsOutcome
+from transforms.batching import Batch
+from transforms.deadletters import count, with_dead_letters
+from transforms.fetching import ConcurrentFetchFn
+from transforms.lib.http import FetchError, FetchSettings
+from transforms.lib.robots import (
+    RobotsPolicy,
+    effective_crawl_delay,
+    origin_of,
+    outcome_for_error,
+    outcome_for_response,
+)
+from transforms.lib.times import utc_now
+from transforms.tagging import Tagged, split, tag
+
+_LOG = logging.getLogger(__name__)
+
+
+def robots_origin(entry: FeedEntry, policy: RobotsPolicy) -> Iterable[str]:
+    """The origin whose robots.txt governs the entry's page; nothing for hosts in ``--ignore_robots_for``."""
+    origin = origin_of(entry.url)
+    if origin is not None and not policy.ignores(urlsplit(entry.url).hostname):
+        yield origin
+
+
+class FetchRobotsFn(ConcurrentFetchFn):
+    """A batch of origins -> RobotsOutcome per origin. Never raises: every failure is an outcome."""
+
+    stage = "fetch_robots"
+    unit = "host"
+    kind = "robots"
+
+    def __init__(self, settings: FetchSettings, concurrency: int, policy: RobotsPolicy):
+        super().__init__(settings, concurrency)
+        self._policy = policy
+
+    def url_of(self, element: str) -> str:
+        return f"{element}/robots.txt"
+
+    def fetch_for(self, origin: str, fetch: Callable[..., FetchResult]) -> RobotsOutcome:
+        agent, ttl = self._policy.agent, self._policy.ttl_seconds
+        try:
+            result = fetch(self.url_of(origin))
+        except FetchError as error:
+            return outcome_for_error(origin, agent, error.reason, error.status, str(error), utc_now(), ttl)
+        except Exception as error:  # a bug here must not become crawling without rules: disallow, and say why
+            _LOG.warning("robots.txt of %s: %r", origin, error)
+            return outcome_for_error(origin, agent, "exception", None, repr(error), utc_now(), ttl)
+        outcome = outcome_for_response(origin, agent, result.status, result.body, result.fetched_at, ttl)
+        delay, _capped = effective_crawl_delay(outcome, self._policy)
+        if delay and self._fetcher is not None:
+            self._fetcher.limiter.hold(urlsplit(origin).hostname or "", delay)
+        return outcome
+
+    def emit(self, origin: str, outcome: RobotsOutcome) -> Iterable[RobotsOutcome]:
+        count("robots.fetched")
+        yield outcome
+
+
+def _cached_or_fetch(origin: str, cached: dict[str, RobotsOutcome]) -> Tagged:
+    if origin in cached:
+        count("robots.from_state")
+        return tag("cached", cached[origin])
+    return tag("fetch", origin)
+
+
+def _count_outcome(outcome: RobotsOutcome, policy: RobotsPolicy) -> RobotsOutcome:
+    """Counted once per origin, wherever the outcome came from."""
+    count(f"robots.outcome.{outcome.outcome}")
+    _delay, capped = effective_crawl_delay(outcome, policy)
+    if capped:
+        count(f"robots.crawl_delay_capped.{outcome.origin}")
+    return outcome
+
+
+class FetchRobots(beam.PTransform):
+    def __init__(self, settings: FetchSettings, policy: RobotsPolicy, concurrency: int = 16,
+                 cached: dict[str, RobotsOutcome] | None = None, batch_size: int = 16, portable: bool = False):
+        super().__init__()
+        self._settings = settings
+        self._policy = policy
+        self._concurrency = concurrency
+        self._cached = cached or {}
+        self._batch_size = batch_size
+        self._portable = portable
+
+    def expand(self, origins: beam.PCollection) -> dict[str, beam.PCollection]:
+        routed = split(origins | "CachedOrFetch" >> beam.Map(_cached_or_fetch, self._cached), "Robots",
+                       "cached", "fetch", types={"cached": RobotsOutcome, "fetch": str})
+        batches = routed["fetch"] | "BatchOrigins" >> Batch(self._batch_size, self._portable, key_fn=str)
+        fetched, dead = with_dead_letters(
+            batches, FetchRobotsFn(self._settings, self._concurrency, self._policy), "FetchRobotsTxt",
+            RobotsOutcome)
+        outcomes = ((routed["cached"], fetched)
+                    | "AllRobots" >> beam.Flatten()
+                    | "CountRobots" >> beam.Map(_count_outcome, self._policy).with_output_types(RobotsOutcome))
+        return {"robots": outcomes, "dead_letters": dead}
