@@ -147,7 +147,9 @@ def run(config: RunConfig, beam_args: list[str]) -> tuple[int, dict[str, Any]]:
                                          polling=config.polling)
         generation = store.commit(scheduled.files(following))
     summary["state"] = {"path": config.state, "generation": generation, "feeds": len(following.feeds),
-                        "seen_entries": len(following.seen), "robots_origins": len(following.robots)}
+                        "seen_entries": len(following.seen), "robots_origins": len(following.robots),
+                        "reprint_articles": following.reprint_articles,
+                        "reprint_index_bytes": len(following.reprints or b"")}
     report(config, summary)
     return code, summary
 
@@ -160,7 +162,8 @@ def report(config: RunConfig, summary: dict[str, Any]) -> None:
     state = summary.get("state")
     if state:
         print(f"state      {state['path']}: generation {state['generation']}, {state['feeds']} feeds, "
-              f"{state['seen_entries']} seen entries remembered")
+              f"{state['seen_entries']} seen entries, {state['reprint_articles']} articles in the reprint index "
+              f"({state['reprint_index_bytes'] / 1024:.0f} KiB), {state['robots_origins']} robots.txt kept")
         if summary["feeds"].get("not_due") and summary["feeds"]["not_due"] == summary["feeds"]["listed"]:
             print("no feed is due yet: nothing was requested (--poll_all polls them anyway)")
         elif summary["entries"] == summary["invariant"]["seen_before"]:

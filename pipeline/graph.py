@@ -68,7 +68,9 @@ def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: l
         "entry_matches": exact["matches"],
     }
     if config.dedup:
-        dedup = dedup_inputs | "Dedup" >> Deduplicate(config.dedup_horizon_days, portable=portable)
+        prior = run_state.reprints_path if run_state is not None else None
+        dedup = dedup_inputs | "Dedup" >> Deduplicate(config.dedup_horizon_days, portable=portable,
+                                                      prior_index_path=prior)
     else:
         dedup = dedup_inputs | "ExactOnly" >> ExactVerdictsOnly()
     if config.entities:

@@ -23,9 +23,11 @@ from typing import Any
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.state import StateStore
-from schemas.records import RobotsOutcome
+from schemas.records import Article, DedupNode, RobotsOutcome
 from transforms.dedup import guid_key
+from transforms.lib.fingerprints import article_features
 from transforms.lib.polling import PollSettings, after_failure, after_success, why_not_due
+from transforms.lib.reprint_index import ReprintIndex
 from transforms.lib.robots import CACHEABLE
 from transforms.lib.times import ISO_FORMAT
 from transforms.lib.urls import record_id
@@ -33,6 +35,8 @@ from transforms.lib.urls import record_id
 FEEDS_FILE = "feeds.json"
 SEEN_FILE = "seen.json"
 ROBOTS_FILE = "robots.json"
+EXACT_KINDS = ("same_url", "same_guid")
+REPRINTS_FILE = "reprints.idx"  # the reprint index of recent articles (transforms.lib.reprint_index, zlib JSON)
 STATE_FORMAT = 1
 # What robots.json keeps of a RobotsOutcome (origin is the key; source is always "state" when read back).
 ROBOTS_FIELDS = ("agent", "outcome", "status", "rules", "crawl_delay", "error", "fetched_at", "expires")
@@ -43,6 +47,9 @@ class RunState:
     feeds: dict[str, dict[str, Any]] = field(default_factory=dict)  # feed URL -> validators, health, polling
     seen: dict[str, str] = field(default_factory=dict)  # "url:..." / "guid:..." key -> last run that saw it (UTC)
     robots: dict[str, dict[str, Any]] = field(default_factory=dict)  # origin -> robots.txt outcome (ROBOTS_FIELDS)
+    reprints: bytes | None = None  # the reprint index of articles from earlier runs, within the horizon
+    reprints_path: str | None = None  # where the current generation holds it (workers load it from there)
+    reprint_articles: int = 0  # articles in that index (for the run summary)
 
     def not_due(self, urls: list[str], now: datetime, poll_all: bool = False) -> dict[str, dict[str, str]]:
         """The feeds a run at ``now`` leaves alone: ``{url: {"due": ISO time, "why": "interval"|"retry_after"}}``."""
@@ -88,7 +95,8 @@ def load(store: StateStore) -> RunState:
     for name, document in ((FEEDS_FILE, feeds), (SEEN_FILE, seen), (ROBOTS_FILE, robots)):
         if document.get("format") != STATE_FORMAT:
             raise ValueError(f"state file {name}: format {document.get('format')!r}, expected {STATE_FORMAT}")
-    return RunState(feeds["feeds"], seen["seen"], robots["robots"])
+    return RunState(feeds["feeds"], seen["seen"], robots["robots"], store.read(REPRINTS_FILE),
+                    store.path_of(REPRINTS_FILE))
 
 
 def _rows(output: str, table: str) -> list[dict[str, Any]]:
@@ -149,7 +157,42 @@ def next_state(previous: RunState, output: str, horizon_days: float, now: dateti
             robots[row["origin"]] = {k: row[k] for k in ROBOTS_FIELDS}
     robots = {origin: kept for origin, kept in robots.items()
               if kept.get("outcome") in CACHEABLE and kept.get("expires", "") > stamp}
-    return RunState(feeds, seen, robots)
+    reprints = next_reprint_index(previous.reprints, records, horizon_days, now)
+    return RunState(feeds, seen, robots, reprints.to_bytes(), reprint_articles=len(reprints))
+
+
+def next_reprint_index(previous: bytes | None, rows: list[dict[str, Any]], horizon_days: float,
+                       now: datetime) -> ReprintIndex:
+    """Earlier runs' index plus this run's articles (records and reprints with bodies), minus those past the horizon.
+
+    Each article is indexed under its record id, with its canonical copy as root, so a copy that a later run
+    finds is a duplicate of the record id this run published.
+    """
+    index = ReprintIndex.from_bytes(previous) if previous else ReprintIndex(horizon_days)
+    index.horizon_days = horizon_days
+    rows = [row for row in rows if row.get("body") and (row.get("dedup") or {}).get("kind") not in EXACT_KINDS]
+    # (no body: nothing to compare; an exact duplicate is the same article under another feed, already indexed)
+    published = {row["id"]: row["published"] for row in rows if row.get("duplicate_of") is None}
+    for row in sorted(rows, key=lambda r: (r.get("duplicate_of") is not None, r["published"], r["id"])):
+        features = article_features(_article_of(row))
+        root = None
+        if row.get("duplicate_of") is not None:
+            root_id = row["duplicate_of"]
+            prior_root = index.root_of(root_id)
+            root = prior_root or DedupNode(root_id, root_id, published.get(root_id, row["published"]))
+        index.add(features, root)
+    index.evict_before((now - timedelta(days=horizon_days)).strftime(ISO_FORMAT))
+    return index
+
+
+def _article_of(row: dict[str, Any]) -> Article:
+    return Article(
+        entry_key=row["id"], id=row["id"], guid=row.get("guid"), url=row["url"], canonical_url=row["canonical_url"],
+        feed_url=row["feed_url"], source_domain=row["source_domain"], title=row.get("title"), author=row.get("author"),
+        published=row["published"], published_from=row["published_from"], language=row.get("language"),
+        site_name=row.get("site_name"), description=row.get("description"), summary=row.get("summary"),
+        categories=row.get("categories") or [], body=row["body"], body_source=row.get("body_source") or "page",
+        body_note=row.get("body_note"), fetched_at=row["fetched_at"])
 
 
 def guid_key_of(row: dict[str, Any]) -> str | None:
@@ -166,6 +209,7 @@ def guid_key_of(row: dict[str, Any]) -> str | None:
 
 def files(state: RunState) -> dict[str, bytes]:
     return {
+        **({REPRINTS_FILE: state.reprints} if state.reprints else {}),
         FEEDS_FILE: json.dumps({"format": STATE_FORMAT, "feeds": state.feeds}, indent=1, sort_keys=True).encode(),
         SEEN_FILE: json.dumps({"format": STATE_FORMAT, "seen": state.seen}, sort_keys=True).encode(),
         ROBOTS_FILE: json.dumps({"format": STATE_FORMAT, "robots": state.robots}, indent=1, sort_keys=True).encode(),

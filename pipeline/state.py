@@ -14,7 +14,9 @@ fails or is killed before that step leaves the current state untouched. The
 previous generations are kept (``keep``); older ones are deleted.
 
 Concurrency: a second run on the same state is refused while ``LOCK`` is
-younger than ``stale_after`` seconds (a killed run's lock expires). On
+younger than ``stale_after`` seconds, unless the run that took it was a
+process of this machine that is gone (killed); another machine's killed run
+holds it until it is ``stale_after`` old. On
 object stores the check-then-create is not atomic: schedule runs so they do
 not overlap (the README's cron recipe uses ``flock``).
 """
@@ -32,6 +34,20 @@ from apache_beam.io.filesystems import FileSystems
 CURRENT = "CURRENT"
 LOCK = "LOCK"
 GENERATIONS = "generations"
+
+
+def _holder_gone(holder: str) -> bool:
+    """A lock taken by a process of this machine that no longer exists (a killed run) is stale at once."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's run: only its age can tell
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 class StateError(RuntimeError):
@@ -54,7 +70,7 @@ class StateStore:
         if FileSystems.exists(lock):
             holder = self._read_json(lock, default={})
             age = time.time() - float(holder.get("time", 0))
-            if age < self.stale_after:
+            if age < self.stale_after and not _holder_gone(str(holder.get("holder", ""))):
                 raise StateError(f"state {self.path} is in use by another run ({holder.get('holder', '?')}, "
                                  f"{age:.0f} s ago); remove {lock} if that run is gone")
         self._write(lock, json.dumps({"holder": f"{socket.gethostname()}:{os.getpid()}", "time": time.time()}))
@@ -93,6 +109,14 @@ class StateStore:
             return default
         path = self._join(GENERATIONS, generation, name)
         return self._read(path) if FileSystems.exists(path) else default
+
+    def path_of(self, name: str) -> str | None:
+        """The path of a file of the current generation, None when there is none (it stays while the lock is held)."""
+        generation = self.current()
+        if generation is None:
+            return None
+        path = self._join(GENERATIONS, generation, name)
+        return path if FileSystems.exists(path) else None
 
     def read_json(self, name: str, default: Any = None) -> Any:
         data = self.read(name)

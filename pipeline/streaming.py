@@ -17,11 +17,13 @@ from apache_beam.transforms.periodicsequence import PeriodicImpulse
 
 from pipeline.graph import feed_list_dead_letter
 from pipeline.options import RunConfig
+from schemas.records import PageRequest
 from transforms.entities import EnrichEntities, SpacyNerModelHandler
 from transforms.extract import ExtractArticles
 from transforms.feeds import ReadFeeds
 from transforms.lib.feedlist import FeedListProblem
 from transforms.pages import FetchPages
+from transforms.robots import CachedRobotsFn
 from transforms.sinks import Tally, dead_letter_tallies, duplicate_tally, record_tally
 from transforms.stream_dedup import StreamExactDedup, StreamReprintDedup
 from transforms.stream_io import ParseWork, PublishTable, WriteWindowedTable
@@ -73,7 +75,10 @@ def build_from_work(p: beam.Pipeline, config: RunConfig, feed_sources: list[beam
     feeds = feed_urls | "ReadFeeds" >> ReadFeeds(config.fetch, config.fetch_concurrency)
     entries = [feeds["entries"], *entry_sources] | "AllEntries" >> beam.Flatten()
     exact = entries | "ExactDedup" >> StreamExactDedup(horizon)
-    pages = exact["unique"] | "FetchPages" >> FetchPages(config.fetch, config.fetch_concurrency)
+    requests = exact["unique"] | "Robots" >> beam.ParDo(CachedRobotsFn(config.fetch, config.robots)
+                                                        ).with_output_types(PageRequest)
+    pages = {"requests": requests} | "FetchPages" >> FetchPages(config.fetch, config.fetch_concurrency,
+                                                                 policy=config.robots)
     articles = pages["pages"] | "Extract" >> ExtractArticles(config.extract)
     dedup = articles["articles"] | "Dedup" >> StreamReprintDedup(horizon, meaning_checks=config.dedup)
     if config.entities:

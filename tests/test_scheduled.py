@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 
 from pipeline.cli import main
 from pipeline.scheduled import RunState, next_state
 from pipeline.siteserver import SiteServer
-from tests.conftest import SAMPLE
+from tests.conftest import PROJECT, SAMPLE
 from tests.faultserver import fixed
 from tests.pipeline_run import read_outputs
 from transforms.lib.polling import PollSettings
@@ -178,3 +181,70 @@ def test_next_state_reads_new_entries_failures_and_robots_from_the_run_tables(tm
     cache = state.robots_cache("newsbeam", now)
     assert cache["http://a"].rules == ["disallow /x"] and cache["http://a"].source == "state"
     assert state.robots_cache("newsbeam", now + timedelta(days=1)) == {} and state.robots_cache("other", now) == {}
+
+
+def test_a_copy_found_in_a_later_run_is_a_duplicate_of_the_record_already_published(tmp_path):
+    """The reprint index is carried in the state: today's copies point at yesterday's record ids."""
+    site = tmp_path / "site"
+    shutil.copytree(SAMPLE / "site", site)
+    state = tmp_path / "state"
+    comet = "http://www.dailyherald.example/science/2026/11/22/hollin-ridge-observatory-new-comet.html"
+    wire = "http://www.globalwire.example/stories/2026-11-17/dockworkers-strike-halvergate.html"
+    copies = {  # new page on another site -> the run-1 page it copies
+        "news/world/comet-copy.html": site / "www.dailyherald.example" / comet.split("example/")[1],
+        # a copy of a copy: run 1 made the Riverbend page a duplicate of the wire story
+        "news/business/strike-copy.html":
+            site / "www.riverbendpost.example/2026/11/17/dockworkers-strike-at-port-of-halvergate/index.html",
+    }
+    horizon = ("--dedup_horizon", "3650")  # the sample's dates are fixed; today's are not
+    with SiteServer(site) as server:
+        assert run(server, tmp_path / "run1", state, *horizon) == 0
+        first = read_outputs(tmp_path / "run1")
+        ids = {r["canonical_url"]: r["id"] for r in first["records"]}
+        assert current(state, "feeds.json") and (state / "generations").is_dir()
+        feed = site / "www.metrogazette.example" / "feed.xml"
+        items = ""
+        for path, source in copies.items():
+            target = site / "www.metrogazette.example" / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(source.read_text())
+            link = f"http://www.metrogazette.example/{path}"
+            items += (f"<item><title>Copied: {path}</title><link>{link}</link><guid>{link}</guid>"
+                      "<pubDate>Mon, 23 Nov 2026 09:00:00 GMT</pubDate></item>")
+        feed.write_text(feed.read_text().replace("<item>", items + "<item>", 1))
+        assert run(server, tmp_path / "run2", state, "--poll_all", *horizon) == 0
+        second = read_outputs(tmp_path / "run2")
+    assert second["records"] == []
+    verdicts = {row["url"].rsplit("/", 1)[-1]: (row["duplicate_of"], row["dedup"]["kind"])
+                for row in second["duplicates"]}
+    assert verdicts["comet-copy.html"][0] == ids[comet]
+    assert verdicts["strike-copy.html"][0] == ids[wire]
+    assert all(kind in ("same_text", "near_verbatim", "edited") for _id, kind in verdicts.values())
+    # Run 1's 33 articles with bodies (the 404 page's body came from its feed) and run 2's two copies.
+    assert second["summary"]["state"]["reprint_articles"] == first["summary"]["state"]["reprint_articles"] + 2
+
+
+def test_a_killed_run_leaves_the_state_as_it_was_and_the_next_run_proceeds(tmp_path):
+    state = tmp_path / "state"
+    with SiteServer(SAMPLE / "site") as server:
+        assert run(server, tmp_path / "run1", state) == 0
+        before = (state / "CURRENT").read_text()
+        command = [sys.executable, "-m", "pipeline.cli", "run", "--feeds", str(SAMPLE / "feeds.opml"),
+                   "--output", str(tmp_path / "killed"), "--state", str(state), "--poll_all",
+                   "--allow_private_networks", "--per_host_delay", "0", *server.connect_to_args()]
+        process = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while not (state / "LOCK").exists():  # the run holds the state: kill it mid-run
+            assert process.poll() is None and time.monotonic() < deadline, "the run ended before taking the lock"
+            time.sleep(0.05)
+        process.kill()
+        process.wait(timeout=30)
+        assert (state / "CURRENT").read_text() == before
+        assert (state / "LOCK").exists()  # left behind by the killed run
+        assert run(server, tmp_path / "run3", state, "--poll_all") == 0  # its process is gone: the lock is stale
+        third = read_outputs(tmp_path / "run3")
+    assert (state / "CURRENT").read_text() != before and not (state / "LOCK").exists()
+    # The state run 1 left was used as it was: its validators made every feed a 304, and the killed run never
+    # committed a generation.
+    assert third["records"] == [] and third["summary"]["feeds"]["not_modified"] == 6
+    assert (state / "CURRENT").read_text().strip() == "g000002"

@@ -15,13 +15,14 @@ import re
 
 import apache_beam as beam
 from apache_beam.io.gcp.pubsub import PubsubMessage
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_stream import TestStream as EventStream
 from apache_beam.testing.util import assert_that
 from apache_beam.transforms.window import TimestampedValue
 
 from pipeline.options import add_run_arguments, config_from_args
 from pipeline.siteserver import SiteServer
-from pipeline.streaming import build_from_work
+from pipeline.streaming import build_from_work, build_streaming
 from schemas.records import DedupCorrection
 from tests.builders import entry as make_entry
 from tests.conftest import SAMPLE
@@ -113,3 +114,26 @@ def test_windowed_files_hold_every_row_once_in_whole_files(tmp_path):
     assert files and all(re.fullmatch(r"records-\d{8}T\d{6}Z-\d{8}T\d{6}Z-\d{3}\.jsonl", f.name) for f in files), files
     written = [json.loads(line)["entry_key"] for f in files for line in f.read_text().splitlines()]
     assert sorted(written) == sorted(r.entry_key for r in rows)
+
+
+# The top-level transform names of the streaming job: Dataflow maps a running job's state to a replacement job
+# by these names (``--update``). Renaming one needs ``--transform_name_mapping``: change this list deliberately.
+STABLE_NAMES = [
+    "ReadWork", "ParseWork", "AllFeedUrls", "ReadFeeds", "AllEntries", "ExactDedup", "Robots", "FetchPages",
+    "Extract", "Dedup", "Entities", "AllDeadLetters", "AllDuplicates", "CountRecords", "CountDuplicates",
+    "CountDeadLetters", "RecordsAndCorrections", "PublishRecords", "PublishDuplicates", "PublishDeadLetters",
+    "Files_records", "Files_duplicates", "Files_dead_letters", "Files_corrections",
+]
+
+
+def test_streaming_transform_names_are_stable(tmp_path):
+    parser = argparse.ArgumentParser()
+    add_run_arguments(parser, feeds_required=False)
+    config = config_from_args(parser.parse_args([
+        "--output", str(tmp_path), "--input_subscription", "projects/newsbeam-test/subscriptions/work",
+        "--output_topic", "projects/newsbeam-test/topics/records",
+        "--duplicates_topic", "projects/newsbeam-test/topics/duplicates",
+        "--dead_letter_topic", "projects/newsbeam-test/topics/dead", "--window_seconds", "60"]))
+    p = beam.Pipeline(options=PipelineOptions(["--streaming", "--runner=BundleBasedDirectRunner"]))
+    build_streaming(p, config, [])
+    assert [part.full_label for part in p.transforms_stack[0].parts] == STABLE_NAMES

@@ -27,12 +27,14 @@ from itertools import combinations
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler
 
 from schemas.records import Article, DedupNode, DocFeatures, FeedEntry, Match, NewsRecord
 from transforms.deadletters import StageDoFn, count, with_dead_letters
 from transforms.lib.fingerprints import article_features, candidate_keys
 from transforms.lib.records import CANONICAL, record_from_article, record_from_entry
+from transforms.lib.reprint_index import ReprintIndex
 from transforms.lib.similarity import needs_meaning_check, score_pair, score_paraphrase
 from transforms.lib.times import parse_iso
 from transforms.lib.verdicts import order_key, resolve
@@ -221,6 +223,46 @@ class ScoreWordingFn(beam.DoFn):
             yield tag(self.MEANING, (earlier.node.entry_key, later.node.entry_key))
 
 
+class MatchPriorRunsFn(beam.DoFn):
+    """(Article, DocFeatures) -> Match against articles of earlier scheduled runs (their reprint index).
+
+    The index is loaded once per worker from the state (``index_path``, any
+    Beam filesystem). A match names the earlier run's canonical record as the
+    ``earlier`` side, with an empty publication time: what earlier runs
+    published comes first whatever the dates say, so a copy found today is a
+    duplicate of the record id already published, never the other way round.
+    """
+
+    def __init__(self, index_path: str):
+        self._index_path = index_path
+        self._index: ReprintIndex | None = None
+        self._model: Any = None
+
+    def setup(self) -> None:
+        with FileSystems.open(self._index_path) as handle:
+            self._index = ReprintIndex.from_bytes(handle.read())
+        self._model = None  # loaded on the first meaning check
+
+    def _embed(self, sentences: list[str]) -> bytes:
+        from transforms.lib.embeddings import encode_documents, load_sentence_model
+
+        if self._model is None:
+            self._model = load_sentence_model()
+        return encode_documents(self._model, [sentences])[0]
+
+    def process(self, article_and_features: tuple[Article, DocFeatures]) -> Iterable[Match]:
+        assert self._index is not None
+        _article, features = article_and_features
+        key = features.node.entry_key
+        matches, _vectors = self._index.match(features, self._embed)
+        for match in matches:
+            other = match.earlier if match.later.entry_key == key else match.later
+            root = self._index.root_of(other.entry_key) or other
+            count("dedup.matched_earlier_run")
+            yield Match(features.node, DedupNode(root.entry_key, root.id, ""), match.kind, match.score,
+                        [*match.evidence, f"earlier_run_entry={other.id}"])
+
+
 def _score_meaning(pair: tuple[tuple[DocFeatures, bytes], tuple[DocFeatures, bytes]]) -> Iterable[Match]:
     (later, later_vectors), (earlier, earlier_vectors) = pair
     scored = score_paraphrase(later, earlier, later_vectors, earlier_vectors)
@@ -254,11 +296,13 @@ def _apply_verdict(item: tuple[str, dict[str, list[Any]]]) -> Iterable[Any]:
 
 class Deduplicate(beam.PTransform):
     def __init__(self, horizon_days: float = 7.0, embedding_handler: ModelHandler | None = None,
-                 portable: bool = False):
+                 portable: bool = False, prior_index_path: str | None = None):
+        """``prior_index_path``: the reprint index earlier scheduled runs left in the state (or None)."""
         super().__init__()
         self._horizon_days = horizon_days
         self._embedding_handler = embedding_handler
         self._portable = portable
+        self._prior_index_path = prior_index_path
 
     def expand(self, inputs: dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
         with_features, dead = with_dead_letters(inputs["articles"], FeaturesFn(), "Features")
@@ -302,7 +346,11 @@ class Deduplicate(beam.PTransform):
             | "PairVectors" >> JoinPairSides(features_and_vectors)
             | "ScoreMeaning" >> beam.FlatMap(_score_meaning).with_output_types(Match)
         )
-        reprint_matches = (wording[ScoreWordingFn.MATCHES], paraphrases) | "ReprintMatches" >> beam.Flatten()
+        found = [wording[ScoreWordingFn.MATCHES], paraphrases]
+        if self._prior_index_path:
+            found.append(with_features | "MatchPriorRuns" >> beam.ParDo(
+                MatchPriorRunsFn(self._prior_index_path)).with_output_types(Match))
+        reprint_matches = found | "ReprintMatches" >> beam.Flatten()
         matches = (inputs["entry_matches"], reprint_matches) | "AllMatches" >> beam.Flatten()
         records = {"articles": articles, "entry_duplicates": inputs["entry_duplicates"], "matches": matches
                    } | "Verdicts" >> ApplyVerdicts()

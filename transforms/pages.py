@@ -101,7 +101,9 @@ class FetchPages(beam.PTransform):
         self._policy = policy
 
     def expand(self, inputs: beam.PCollection | dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
-        if isinstance(inputs, dict):
+        if isinstance(inputs, dict) and "requests" in inputs:  # robots outcomes already attached (streaming)
+            requests = inputs["requests"]
+        elif isinstance(inputs, dict):
             requests = (
                 {"entries": inputs["entries"] | "EntryByOrigin" >> beam.Map(_keyed_by_origin),
                  "robots": inputs["robots"] | "RobotsByOrigin" >> beam.Map(lambda r: (r.origin, r))}

@@ -14,19 +14,22 @@ the ``robots`` table records.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 import apache_beam as beam
 
-from schemas.records import FeedEntry, FetchResult, RobotsOutcome
+from schemas.records import FeedEntry, FetchResult, PageRequest, RobotsOutcome
 from transforms.batching import Batch
 from transforms.deadletters import count, with_dead_letters
 from transforms.fetching import ConcurrentFetchFn
-from transforms.lib.http import FetchError, FetchSettings
+from transforms.lib.http import Fetcher, FetchError, FetchSettings
 from transforms.lib.robots import (
+    UNREACHABLE,
     RobotsPolicy,
     effective_crawl_delay,
+    is_fresh,
     origin_of,
     outcome_for_error,
     outcome_for_response,
@@ -116,3 +119,53 @@ class FetchRobots(beam.PTransform):
                     | "AllRobots" >> beam.Flatten()
                     | "CountRobots" >> beam.Map(_count_outcome, self._policy).with_output_types(RobotsOutcome))
         return {"robots": outcomes, "dead_letters": dead}
+
+
+class CachedRobotsFn(beam.DoFn):
+    """Streaming: ``FeedEntry`` -> ``PageRequest`` with its origin's robots.txt outcome.
+
+    A stream has no run to fetch robots.txt once in: each worker process asks
+    an origin once and keeps the outcome until it expires (24 h for parsed
+    and 4xx outcomes, RFC 9309 2.4); an unreachable robots.txt disallows the
+    host and is asked again after ``UNREACHABLE_RETRY_S``.
+    """
+
+    UNREACHABLE_RETRY_S = 60.0
+
+    def __init__(self, settings: FetchSettings, policy: RobotsPolicy):
+        self._settings, self._policy = settings, policy
+        self._fetcher: Fetcher | None = None
+        self._cache: dict[str, tuple[RobotsOutcome, float]] = {}
+
+    def setup(self) -> None:
+        self._fetcher = Fetcher(self._settings)
+        self._cache = {}
+
+    def teardown(self) -> None:
+        if self._fetcher is not None:
+            self._fetcher.close()
+
+    def _outcome(self, origin: str) -> RobotsOutcome:
+        cached = self._cache.get(origin)
+        if cached is not None and ((time.monotonic() < cached[1] and is_fresh(cached[0], utc_now()))
+                                   or (cached[0].outcome == UNREACHABLE and time.monotonic() < cached[1])):
+            return cached[0]
+        assert self._fetcher is not None
+        agent, ttl = self._policy.agent, self._policy.ttl_seconds
+        try:
+            result = self._fetcher.fetch(f"{origin}/robots.txt", kind="robots")
+            outcome = outcome_for_response(origin, agent, result.status, result.body, result.fetched_at, ttl)
+        except FetchError as error:
+            outcome = outcome_for_error(origin, agent, error.reason, error.status, str(error), utc_now(), ttl)
+        count("robots.fetched")
+        count(f"robots.outcome.{outcome.outcome}")
+        keep = self.UNREACHABLE_RETRY_S if outcome.outcome == UNREACHABLE else ttl
+        self._cache[origin] = (outcome, time.monotonic() + keep)
+        return outcome
+
+    def process(self, entry: FeedEntry) -> Iterable[PageRequest]:
+        origin = origin_of(entry.url)
+        if origin is None or self._policy.ignores(urlsplit(entry.url).hostname):
+            yield PageRequest(entry, None)
+            return
+        yield PageRequest(entry, self._outcome(origin))
