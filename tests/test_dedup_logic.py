@@ -94,11 +94,19 @@ def test_ties_in_time_are_broken_by_id():
 def test_candidate_pairs_respect_the_horizon_and_cap_large_buckets():
     near, far = node("n", "2026-11-17T00:00:00Z"), node("f", "2026-12-30T00:00:00Z")
     assert list(bucket_pairs(("k", [near, far]), horizon_days=7)) == []
-    assert list(bucket_pairs(("k", [far, near]), horizon_days=60)) == [("n", "f")]
+    assert list(bucket_pairs(("k", [far, near]), horizon_days=60)) == [(("n", "f"), (1, 2))]
     many = [node(f"{i:03d}", f"2026-11-17T00:{i % 60:02d}:00Z") for i in range(200)]
     random.shuffle(many)
-    pairs = list(bucket_pairs(("k", many), horizon_days=7))
+    pairs = [pair for pair, _evidence in bucket_pairs(("k", many), horizon_days=7)]
     assert len(pairs) < 200 * 17 and len(set(pairs)) == len(pairs)
+
+
+def test_a_pair_sharing_one_big_bucket_is_not_a_candidate():
+    from transforms.lib.fingerprints import strong_candidate
+
+    assert strong_candidate(2, 500)  # two shared buckets, however big
+    assert strong_candidate(1, 2) and strong_candidate(1, 4)  # one small bucket: a rare band in common
+    assert not strong_candidate(1, 5)
 
 
 def test_guid_keys_are_global_only_when_guids_look_global():

@@ -11,7 +11,8 @@ Two composites, on either side of fetching:
     ``{"canonical": NewsRecord, "duplicates": NewsRecord, "dead_letters": DeadLetter}``.
     1. features per article (``transforms.lib.fingerprints``);
     2. candidate pairs: articles sharing a text hash or an LSH band, within
-       ``horizon_days`` of each other;
+       ``horizon_days`` of each other, that share two buckets or a small one
+       (``transforms.lib.fingerprints.strong_candidate``);
     3. each pair scored (``transforms.lib.similarity.score_pair``): a ``Match`` or nothing;
     4. all matches resolved to one verdict per article in one place
        (``transforms.lib.verdicts.resolve``: only matches travel there, not articles);
@@ -32,7 +33,7 @@ from apache_beam.ml.inference.base import ModelHandler
 
 from schemas.records import Article, DedupNode, DocFeatures, FeedEntry, Match, NewsRecord
 from transforms.deadletters import StageDoFn, count, with_dead_letters
-from transforms.lib.fingerprints import article_features, candidate_keys
+from transforms.lib.fingerprints import article_features, candidate_keys, strong_candidate
 from transforms.lib.records import CANONICAL, record_from_article, record_from_entry
 from transforms.lib.reprint_index import ReprintIndex
 from transforms.lib.similarity import needs_meaning_check, score_pair, score_paraphrase
@@ -43,8 +44,8 @@ from transforms.tagging import Tagged, split, tag
 
 # A bucket this large is mostly boilerplate; each member is then paired only
 # with its nearest neighbours in publication order.
-MAX_BUCKET_FOR_ALL_PAIRS = 64
-NEIGHBOURS_IN_LARGE_BUCKET = 16
+MAX_BUCKET_FOR_ALL_PAIRS = 16
+NEIGHBOURS_IN_LARGE_BUCKET = 8
 
 
 def entry_node(entry: FeedEntry) -> DedupNode:
@@ -153,8 +154,9 @@ def _days_apart(a: DedupNode, b: DedupNode) -> float:
         return 0.0
 
 
-def bucket_pairs(bucket: tuple[str, Iterable[DedupNode]], horizon_days: float) -> Iterable[tuple[str, str]]:
-    """Candidate pairs (earlier key, later key) from one bucket, within the horizon."""
+def bucket_pairs(bucket: tuple[str, Iterable[DedupNode]], horizon_days: float
+                 ) -> Iterable[tuple[tuple[str, str], tuple[int, int]]]:
+    """Candidate pairs ((earlier key, later key), (1, bucket size)) from one bucket, within the horizon."""
     _key, members = bucket
     nodes = sorted({n.entry_key: n for n in members}.values(), key=order_key)
     if len(nodes) <= MAX_BUCKET_FOR_ALL_PAIRS:
@@ -164,7 +166,34 @@ def bucket_pairs(bucket: tuple[str, Iterable[DedupNode]], horizon_days: float) -
                  for j in range(max(0, i - NEIGHBOURS_IN_LARGE_BUCKET), i))
     for earlier, later in pairs:
         if _days_apart(earlier, later) <= horizon_days:
-            yield earlier.entry_key, later.entry_key
+            yield (earlier.entry_key, later.entry_key), (1, len(nodes))
+
+
+class PairEvidence(beam.CombineFn):
+    """(buckets shared, smallest shared bucket's size) of one candidate pair."""
+
+    def create_accumulator(self) -> tuple[int, int]:
+        return 0, 1 << 30
+
+    def add_input(self, accumulator: tuple[int, int], value: tuple[int, int]) -> tuple[int, int]:
+        return accumulator[0] + value[0], min(accumulator[1], value[1])
+
+    def merge_accumulators(self, accumulators: Iterable[tuple[int, int]]) -> tuple[int, int]:
+        shared, smallest = 0, 1 << 30
+        for count_, size in accumulators:
+            shared, smallest = shared + count_, min(smallest, size)
+        return shared, smallest
+
+    def extract_output(self, accumulator: tuple[int, int]) -> tuple[int, int]:
+        return accumulator
+
+
+def _strong_pair(item: tuple[tuple[str, str], tuple[int, int]]) -> Iterable[tuple[str, str]]:
+    pair, (shared, smallest) = item
+    if strong_candidate(shared, smallest):
+        yield pair
+    else:
+        count("dedup.pairs_weak_skipped")
 
 
 class JoinPairSides(beam.PTransform):
@@ -317,7 +346,8 @@ class Deduplicate(beam.PTransform):
             | "CandidateKeys" >> beam.FlatMap(lambda af: keyed_by_bucket(af[1]))
             | "GroupCandidates" >> beam.GroupByKey()
             | "BucketPairs" >> beam.FlatMap(bucket_pairs, horizon)
-            | "DistinctPairs" >> beam.Distinct()
+            | "PairEvidence" >> beam.CombinePerKey(PairEvidence())
+            | "StrongPairs" >> beam.FlatMap(_strong_pair)
         )
         wording = split(
             pairs | "PairFeatures" >> JoinPairSides(features) | "ScoreWording" >> beam.ParDo(ScoreWordingFn()),

@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 from schemas.records import DedupInfo, DedupNode, DedupVerdict, DocFeatures, Match
 from transforms.lib.embeddings import DIMENSIONS
-from transforms.lib.fingerprints import candidate_keys
+from transforms.lib.fingerprints import candidate_keys, strong_candidate
 from transforms.lib.similarity import needs_meaning_check, score_pair, score_paraphrase
 from transforms.lib.times import ISO_FORMAT, parse_iso
 from transforms.lib.verdicts import best_match, order_key
@@ -86,14 +86,20 @@ class ReprintIndex:
         return len(self.articles)
 
     def candidates(self, features: DocFeatures) -> list[IndexedArticle]:
-        """Indexed articles sharing a bucket with ``features``, within the horizon.
+        """Indexed articles sharing two buckets or a small one with ``features`` (``strong_candidate``, as
+        batch), within the horizon.
 
         Most shared buckets first (the LSH estimate of similarity), then nearest in time.
         """
         shared: Counter[str] = Counter()
+        smallest: dict[str, int] = {}
         for bucket in bucket_ids(features):
-            shared.update(self.buckets.get(bucket, ()))
+            members = self.buckets.get(bucket, ())
+            shared.update(members)
+            for member in members:  # the bucket's size with the new article in it, as batch counts it
+                smallest[member] = min(smallest.get(member, 1 << 30), len(members) + 1)
         shared.pop(features.node.entry_key, None)
+        shared = Counter({k: n for k, n in shared.items() if strong_candidate(n, smallest[k])})
         published = _epoch(features.node.published)
         horizon = self.horizon_days * 86400
         near = [self.articles[k] for k in shared if abs(self.articles[k].published - published) <= horizon]
