@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from apache_beam.io.filesystems import FileSystems
-
 from pipeline.state import StateStore
+from pipeline.summary import read_rows
 from schemas.records import Article, DedupNode, RobotsOutcome
 from transforms.dedup import guid_key
 from transforms.lib.fingerprints import article_features
@@ -99,32 +98,23 @@ def load(store: StateStore) -> RunState:
                     store.path_of(REPRINTS_FILE))
 
 
-def _rows(output: str, table: str) -> list[dict[str, Any]]:
-    rows = []
-    for result in FileSystems.match([FileSystems.join(output, f"{table}-*.jsonl")]):
-        for metadata in result.metadata_list:
-            with FileSystems.open(metadata.path) as handle:
-                rows += [json.loads(line) for line in handle.read().decode("utf-8").splitlines() if line.strip()]
-    return rows
-
-
 def next_state(previous: RunState, output: str, horizon_days: float, now: datetime | None = None,
                polling: PollSettings | None = None) -> RunState:
     """The state after a run, from what the run wrote. Feeds the run did not poll keep their state."""
     now = now or datetime.now(UTC)
     polling = polling or PollSettings()
     stamp = now.strftime(ISO_FORMAT)
-    records = _rows(output, "records") + _rows(output, "duplicates")
+    records = read_rows(output, "records") + read_rows(output, "duplicates")
     # "New entries" of a feed: its entries that became a record or a duplicate this run. Entries seen by an
     # earlier run are in seen_before instead, and dead-lettered ones are not news (they are retried anyway).
     new_entries: dict[str, int] = {}
     for row in records:
         new_entries[row["feed_url"]] = new_entries.get(row["feed_url"], 0) + 1
     feeds = {url: dict(feed) for url, feed in previous.feeds.items()}
-    failed = {dead["url"]: dead["reason"] for dead in _rows(output, "dead_letters")
+    failed = {dead["url"]: dead["reason"] for dead in read_rows(output, "dead_letters")
               if dead["unit"] == "feed" and dead["url"] and dead["stage"] != "read_feed_list"}
     not_before: dict[str, str] = {}
-    for status in _rows(output, "feed_status"):
+    for status in read_rows(output, "feed_status"):
         url = status["feed_url"]
         if status.get("not_before"):  # a failed fetch that carried Retry-After (also a dead letter)
             not_before[url] = status["not_before"]
@@ -142,7 +132,7 @@ def next_state(previous: RunState, output: str, horizon_days: float, now: dateti
         feeds[url] = after_failure(feeds.get(url, {}), reason, now, polling, not_before.get(url))
     # An entry is remembered while feeds keep listing it, and for the horizon after they stop.
     seen = dict(previous.seen)
-    for row in records + _rows(output, "seen_before"):
+    for row in records + read_rows(output, "seen_before"):
         seen[f"url:{row['canonical_url']}"] = stamp
         key = guid_key_of(row)
         if key:
@@ -152,7 +142,7 @@ def next_state(previous: RunState, output: str, horizon_days: float, now: dateti
     # robots.txt: what this run fetched replaces what was kept; only parsed and 4xx outcomes are kept (an
     # unreachable robots.txt is asked again next run), and only until they expire.
     robots = dict(previous.robots)
-    for row in _rows(output, "robots"):
+    for row in read_rows(output, "robots"):
         if row["source"] == "fetched":
             robots[row["origin"]] = {k: row[k] for k in ROBOTS_FIELDS}
     robots = {origin: kept for origin, kept in robots.items()

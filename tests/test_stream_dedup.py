@@ -131,3 +131,14 @@ def test_exact_dedup_keeps_state_per_url_and_guid_until_the_horizon():
         assert_that(out["duplicates"] | "D" >> beam.Map(lambda r: (r.feed_url, r.dedup.kind, r.duplicate_of)),
                     equal_to([("http://other.example/rss", "same_url", "id-a"),
                               ("http://w.example/rss", "same_guid", "id-a")]), label="duplicates")
+
+
+def test_a_tie_in_publication_time_keeps_the_first_arrival_canonical(docs):
+    """Pushed articles without a date get their arrival second: a tie must not flip an emitted verdict."""
+    same_time = "2026-10-06T18:20:00Z"
+    first, second = (docs[k]._replace(published=same_time) for k in ("c01-verbatim-2", "c01-original"))
+    for a, b in ((first, second), (second, first)):  # whichever id sorts first
+        index = ReprintIndex(horizon_days=7)
+        assert index.arrive(article_features(a))[0].duplicate_of is None
+        verdict, moved = index.arrive(article_features(b))
+        assert verdict.duplicate_of == a.id and moved == []

@@ -33,6 +33,7 @@ from apache_beam.ml.inference.base import ModelHandler
 
 from schemas.records import Article, DedupNode, DocFeatures, FeedEntry, Match, NewsRecord
 from transforms.deadletters import StageDoFn, count, with_dead_letters
+from transforms.lib.embeddings import LazySentenceEncoder
 from transforms.lib.fingerprints import article_features, candidate_keys, strong_candidate
 from transforms.lib.records import CANONICAL, record_from_article, record_from_entry
 from transforms.lib.reprint_index import ReprintIndex
@@ -265,19 +266,12 @@ class MatchPriorRunsFn(beam.DoFn):
     def __init__(self, index_path: str):
         self._index_path = index_path
         self._index: ReprintIndex | None = None
-        self._model: Any = None
+        self._embed: LazySentenceEncoder | None = None
 
     def setup(self) -> None:
         with FileSystems.open(self._index_path) as handle:
             self._index = ReprintIndex.from_bytes(handle.read())
-        self._model = None  # loaded on the first meaning check
-
-    def _embed(self, sentences: list[str]) -> bytes:
-        from transforms.lib.embeddings import encode_documents, load_sentence_model
-
-        if self._model is None:
-            self._model = load_sentence_model()
-        return encode_documents(self._model, [sentences])[0]
+        self._embed = LazySentenceEncoder(on_encode=lambda: count("dedup.articles_embedded"))
 
     def process(self, article_and_features: tuple[Article, DocFeatures]) -> Iterable[Match]:
         assert self._index is not None

@@ -49,6 +49,7 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 from schemas.records import Article, DedupCorrection, DedupInfo, DedupNode, DocFeatures, FeedEntry, NewsRecord
 from transforms.deadletters import count, with_dead_letters
 from transforms.dedup import FeaturesFn, entry_node, guid_key
+from transforms.lib.embeddings import LazySentenceEncoder
 from transforms.lib.records import record_from_article, record_from_entry
 from transforms.lib.reprint_index import ReprintIndex, Reroot
 from transforms.lib.times import ISO_FORMAT, utc_now
@@ -156,19 +157,11 @@ class ReprintStateFn(beam.DoFn):
         self._meaning_checks = meaning_checks
         self._model_path = model_path
         self._cache: dict[str, tuple[str, ReprintIndex]] = {}
-        self._model: Any = None
+        self._embed: LazySentenceEncoder | None = None
 
     def setup(self) -> None:
         self._cache = {}
-        self._model = None  # loaded on the first meaning check: most articles never need one
-
-    def _embed(self, sentences: list[str]) -> bytes:
-        from transforms.lib.embeddings import encode_documents, load_sentence_model
-
-        if self._model is None:
-            self._model = load_sentence_model(self._model_path)
-        count("dedup.articles_embedded")
-        return encode_documents(self._model, [sentences])[0]
+        self._embed = LazySentenceEncoder(self._model_path, on_encode=lambda: count("dedup.articles_embedded"))
 
     def _index(self, key: str, log: Any, version: Any) -> ReprintIndex:
         token = version.read()

@@ -51,6 +51,25 @@ def encode_documents(model: Any, documents: Sequence[Sequence[str]], batch_size:
     return out
 
 
+class LazySentenceEncoder:
+    """``sentences -> vectors`` for ``ReprintIndex.match``, loading the model on the first call.
+
+    Most articles never need a meaning check, so a DoFn holding one of these
+    (created in ``setup``) pays the model's import and load only when one does.
+    """
+
+    def __init__(self, path: str | None = None, on_encode: Any = None):
+        self._path, self._on_encode = path, on_encode
+        self._model: Any = None
+
+    def __call__(self, sentences: list[str]) -> bytes:
+        if self._model is None:
+            self._model = load_sentence_model(self._path)
+        if self._on_encode is not None:
+            self._on_encode()
+        return encode_documents(self._model, [sentences])[0]
+
+
 def as_matrix(packed: bytes) -> np.ndarray:
     """The float32 matrix (sentences x 384) of a packed document."""
     return np.frombuffer(packed, dtype=np.int8).reshape(-1, DIMENSIONS).astype(np.float32) / _SCALE

@@ -118,7 +118,9 @@ class ReprintIndex:
         matches, vectors = [], None
         for other in self.candidates(features):
             later, earlier = (features, other.features)
-            if order_key(features.node) < order_key(other.features.node):
+            # Published at the same time: the article indexed first counts as earlier (first come, first
+            # served), so a stream never corrects a verdict it emitted over a tie.
+            if features.node.published < other.features.node.published:
                 later, earlier = earlier, later
             scored = score_pair(later, earlier)
             if scored is None and embed is not None and needs_meaning_check(later, earlier):
@@ -178,7 +180,7 @@ class ReprintIndex:
         copies = sorted((m for m in matches if m.earlier.entry_key == key), key=lambda m: order_key(m.later))
         for match in copies:
             old_root = self.root_of(match.later.entry_key)
-            if old_root is None or order_key(old_root) <= order_key(root):
+            if old_root is None or old_root.published <= root.published:
                 continue  # already in a cluster rooted no later than ours
             for article in self.articles.values():  # a scan, but corrections are rare
                 if article.root.entry_key == old_root.entry_key:
