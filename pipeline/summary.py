@@ -169,8 +169,11 @@ def summarise_robots(counters: dict[str, int], rows: list[dict[str, Any]], polic
 
 
 def read_tallies(output: str) -> dict[str, int]:
-    """The outcome counts the pipeline wrote as data (``tallies.jsonl``)."""
-    with FileSystems.open(FileSystems.join(output, "tallies.jsonl")) as handle:
+    """The outcome counts the pipeline wrote as data (``tallies.jsonl``; absent when there was no outcome)."""
+    path = FileSystems.join(output, "tallies.jsonl")
+    if not FileSystems.exists(path):
+        return {}
+    with FileSystems.open(path) as handle:
         rows = [json.loads(line) for line in handle.read().decode("utf-8").splitlines() if line.strip()]
     return {row["name"]: int(row["value"]) for row in rows}
 

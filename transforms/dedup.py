@@ -388,7 +388,9 @@ class ApplyVerdicts(beam.PTransform):
     def expand(self, inputs: dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
         verdicts = (
             inputs["matches"]
-            | "CollectMatches" >> beam.combiners.ToList()
+            # without_defaults: a global combine's default value is injected through a side input, which
+            # DaskRunner recomputes from scratch (every fetch upstream again); no matches need no verdicts.
+            | "CollectMatches" >> beam.CombineGlobally(beam.combiners.ToListCombineFn()).without_defaults()
             | "Resolve" >> beam.FlatMap(resolve)
             | "VerdictByKey" >> beam.Map(lambda v: (v.entry_key, v))
         )

@@ -215,11 +215,13 @@ class WriteOutputs(beam.PTransform):
             | "AllTallies" >> beam.Flatten()
             | "CountTallies" >> beam.combiners.Count.PerElement()
             | "TallyJson" >> beam.Map(lambda kv: json.dumps({"name": kv[0], "value": kv[1]}))
-            | "AllTallyLines" >> beam.combiners.ToList()
+            # without_defaults throughout: a global combine's default value comes through a side input,
+            # which DaskRunner recomputes from scratch (fetching every page again). No tallies: no file.
+            | "AllTallyLines" >> beam.CombineGlobally(beam.combiners.ToListCombineFn()).without_defaults()
             | "WriteTallies" >> beam.Map(_write_tallies, FileSystems.join(self._output, "tallies.jsonl"))
         )
         # One terminal step downstream of every write: some runners (DaskRunner) only run what the
         # last step depends on.
         return ([*written, tally_file]
                 | "AllWritten" >> beam.Flatten()
-                | "WrittenFiles" >> beam.combiners.Count.Globally())
+                | "WrittenFiles" >> beam.CombineGlobally(beam.combiners.CountCombineFn()).without_defaults())
