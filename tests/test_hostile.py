@@ -90,7 +90,7 @@ def test_a_run_against_a_hostile_server(fault_server, tmp_path):
     peak_rss_mb = usage.ru_maxrss / 1024
     print(f"hostile run: {elapsed:.1f} s, peak RSS {peak_rss_mb:.0f} MB\n{log}")
     assert os.waitstatus_to_exitcode(status) == 0, log
-    assert elapsed < MAX_SECONDS and peak_rss_mb < MAX_RSS_MB
+    assert elapsed < MAX_SECONDS and peak_rss_mb < MAX_RSS_MB, (elapsed, peak_rss_mb)
 
     out = read_outputs(output)
     assert out["summary"]["invariant"]["holds"]
@@ -111,8 +111,9 @@ def test_a_run_against_a_hostile_server(fault_server, tmp_path):
     assert feed_dead == {fault_server.url("/entity-bomb.xml"): "entity_expansion",
                          fault_server.url("/not-a-feed.html"): "not_a_feed",
                          fault_server.url("/missing.xml"): "http_404"}
-    assert fault_server.hits["/flaky"] == 2  # the gzipped feed's copy of /flaky is a same-URL duplicate, not refetched
-    assert fault_server.hits["/gone"] == 1 and fault_server.hits["/loop"] <= 7
+    hits = dict(fault_server.hits)  # named in the messages: a failure here seen once in a full run, not reproduced
+    assert hits["/flaky"] == 2, hits  # the gzipped feed's copy of /flaky is a same-URL duplicate, not refetched
+    assert hits["/gone"] == 1 and hits["/loop"] <= 7, hits
 
 
 def test_loopback_pages_are_refused_without_the_flag(fault_server):
