@@ -30,7 +30,7 @@ from transforms.stream_io import ParseWork, PublishTable, WriteWindowedTable
 
 
 def feeds_due(_tick: Any, feed_urls: list[str]) -> list[str]:
-    """The feeds one poll tick asks for: every listed feed (per-feed schedules are issue-7 state)."""
+    """The feeds one poll tick asks for: every listed feed (per-feed schedules belong to `--state` runs)."""
     return list(feed_urls)
 
 
