@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -72,3 +72,20 @@ def test_eviction_bounds_the_index(labelled_features):
 def test_corrupt_index_is_a_clear_error():
     with pytest.raises(ValueError, match="not a reprint index"):
         ReprintIndex.from_bytes(b"garbage")
+
+
+def test_oldest_publication_is_tracked_through_adds_and_evictions():
+    from tests.builders import features
+
+    index = ReprintIndex(horizon_days=7)
+    assert index.oldest_published() is None
+    texts = {"a": "Alpha river flood warning issued for the valley towns tonight. " * 5,
+             "b": "Bravo council approves the new library budget after a long debate. " * 5,
+             "c": "Charlie club wins the regional final in extra time on Sunday. " * 5}
+    for key, day in (("a", 18), ("b", 16), ("c", 20)):
+        index.add(features(key, texts[key], f"2026-11-{day}T06:00:00Z"))
+    assert index.oldest_published() == datetime(2026, 11, 16, 6, tzinfo=UTC).timestamp()
+    index.evict_before("2026-11-17T00:00:00Z")
+    assert index.oldest_published() == datetime(2026, 11, 18, 6, tzinfo=UTC).timestamp()
+    index.evict_before("2026-12-01T00:00:00Z")
+    assert index.oldest_published() is None

@@ -202,8 +202,7 @@ class ReprintStateFn(beam.DoFn):
             yield tag("corrections", correction(reroot))
 
     def _next_expiry(self, index: ReprintIndex) -> Timestamp:
-        oldest = min((a.published for a in index.articles.values()), default=0.0)
-        return Timestamp(oldest) + _seconds(self._horizon_days)
+        return Timestamp(index.oldest_published() or 0.0) + _seconds(self._horizon_days)
 
     @on_timer(EXPIRY)
     def expire(self, key=beam.DoFn.KeyParam, fired=beam.DoFn.TimestampParam, log=beam.DoFn.StateParam(LOG),

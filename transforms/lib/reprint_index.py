@@ -81,6 +81,7 @@ class ReprintIndex:
         self.horizon_days = horizon_days
         self.articles: dict[str, IndexedArticle] = {}
         self.buckets: dict[int, list[str]] = {}
+        self._oldest: float | None = None  # the oldest publication time indexed; None: not known (recomputed)
 
     def __len__(self) -> int:
         return len(self.articles)
@@ -197,6 +198,8 @@ class ReprintIndex:
     def insert(self, features: DocFeatures, keys: array, root: DedupNode, vectors: bytes | None) -> None:
         entry_key = features.node.entry_key
         self.articles[entry_key] = IndexedArticle(features, keys, root, _epoch(features.node.published), vectors)
+        if self._oldest is not None:
+            self._oldest = min(self._oldest, self.articles[entry_key].published)
         for key in keys:
             bucket = self.buckets.get(key)
             if bucket is None:
@@ -206,12 +209,20 @@ class ReprintIndex:
                 if len(bucket) > MAX_BUCKET:
                     del bucket[0]
 
+    def oldest_published(self) -> float | None:
+        """Seconds since the epoch of the oldest article indexed (None when empty): when eviction is next due."""
+        if self._oldest is None and self.articles:
+            self._oldest = min(a.published for a in self.articles.values())
+        return self._oldest
+
     def root_of(self, entry_key: str) -> DedupNode | None:
         article = self.articles.get(entry_key)
         return article.root if article else None
 
     def remove(self, entry_key: str) -> None:
         article = self.articles.pop(entry_key)
+        if article.published == self._oldest:
+            self._oldest = None
         for key in article.keys:
             members = self.buckets.get(key)
             if members is not None:
