@@ -58,7 +58,6 @@ class FeedTicker(threading.Thread):
         super().__init__(name="newsbeam-feed-ticker", daemon=True)
         self._topic, self._feed_urls, self._interval = topic, feed_urls, interval
         self._stopped = threading.Event()
-        self.ticks = 0
 
     def run(self) -> None:
         while not self._stopped.is_set():
@@ -67,7 +66,6 @@ class FeedTicker(threading.Thread):
                     self._topic.publish(json.dumps({"feed_url": url}).encode("utf-8"), newsbeam_tick="1")
                 except Exception as error:
                     _LOG.warning("poll tick for %s not published: %s", url, error)
-            self.ticks += 1
             self._stopped.wait(self._interval)
 
     def stop(self) -> None:

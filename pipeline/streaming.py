@@ -61,7 +61,7 @@ def build_streaming(p: beam.Pipeline, config: RunConfig, feed_urls: list[str],
             p
             | "PollTicks" >> PeriodicImpulse(fire_interval=stream.poll_interval)
             | "FeedsDue" >> beam.FlatMap(feeds_due, feed_urls))
-    if not feed_sources and not entry_sources and not stream.input_subscription:
+    if not feed_sources and not entry_sources:
         raise ValueError("a streaming run needs --input_subscription, or --feeds with --poll_interval")
     return build_from_work(p, config, feed_sources, entry_sources, dead_sources)
 

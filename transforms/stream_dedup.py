@@ -138,13 +138,6 @@ def _iso(timestamp: Timestamp) -> str:
         return "9999-12-31T23:59:59Z"
 
 
-def _epoch(published: str) -> float:
-    try:
-        return datetime.fromisoformat(published.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
-
-
 class ReprintStateFn(beam.DoFn):
     """(INDEX_KEY, (Article, DocFeatures)) -> tagged canonical / duplicates / corrections."""
 
