@@ -87,11 +87,7 @@ def render(summary: dict[str, Any]) -> str:
         + (f", {feeds['not_modified']} not modified" if feeds["not_modified"] else "")
         + (f", {feeds['not_due']} not due" if feeds.get("not_due") else ""),
         f"entries    {summary['entries']}",
-        f"pages      {summary['pages']['fetched']} fetched, {sum(summary['pages']['failed'].values())} failed"
-        + (f" ({', '.join(f'{k} {v}' for k, v in summary['pages']['failed'].items())})"
-           if summary["pages"]["failed"] else "")
-        + (f", {summary['pages']['robots_disallowed']} disallowed by robots.txt"
-           if summary["pages"].get("robots_disallowed") else ""),
+        _pages_line(summary),
         f"bodies     {summary['bodies']['page']} from page, {summary['bodies']['feed']} from feed",
         f"records    {summary['records']} canonical ({summary['records_with_entities']} with entities)",
         f"duplicates {summary['duplicates']} ({kinds})",
@@ -117,6 +113,15 @@ def render(summary: dict[str, Any]) -> str:
         lines.append(f"FAILED     stage {stage} dead-lettered all {summary['stages_in'][stage]} elements it was given")
     lines.append(f"wall time  {summary['wall_seconds']:.1f} s")
     return "\n".join(lines)
+
+
+def _pages_line(summary: dict[str, Any]) -> str:
+    if summary.get("counters_from") == "tallies":  # counted only as Beam metrics, which this runner lacks
+        return f"pages      not counted on {summary.get('runner', 'this runner')} (no metrics; bodies below are)"
+    pages = summary["pages"]
+    return (f"pages      {pages['fetched']} fetched, {sum(pages['failed'].values())} failed"
+            + (f" ({', '.join(f'{k} {v}' for k, v in pages['failed'].items())})" if pages["failed"] else "")
+            + (f", {pages['robots_disallowed']} disallowed by robots.txt" if pages.get("robots_disallowed") else ""))
 
 
 def _politeness_lines(summary: dict[str, Any]) -> list[str]:

@@ -38,3 +38,5 @@ def test_dask_cluster_gives_the_direct_runners_records_and_verdicts(tmp_path):
     assert len(got["records"]) >= 30 and len(got["duplicates"]) >= 5
     summary = read_outputs(dask)["summary"]
     assert summary["counters_from"] == "tallies" and summary["invariant"]["holds"]
+    # Feed counts come from the feed_status table there: the same as the direct runner's metrics.
+    assert summary["feeds"]["parsed"] == read_outputs(direct)["summary"]["feeds"]["parsed"] == 6

@@ -5,10 +5,17 @@ from __future__ import annotations
 import itertools
 import random
 
+import numpy as np
+import pytest
+from datasketch import MinHash
+
 from schemas.records import DedupNode, Match
 from tests.builders import entry, features
 from transforms.dedup import bucket_pairs, guid_key
 from transforms.lib.fingerprints import (
+    MINHASH_SCHEME,
+    MINHASH_SEED,
+    NUM_PERM,
     attributed_source,
     lsh_band_keys,
     minhash_signature,
@@ -40,6 +47,15 @@ def test_shingles_are_stable_and_minhash_estimates_jaccard():
     estimate = sum(x == y for x, y in zip(sig_a, sig_b)) / len(sig_a)
     assert abs(estimate - true_jaccard) < 0.15
     assert set(lsh_band_keys(sig_a)) & set(lsh_band_keys(sig_b))  # they become candidates
+
+
+@pytest.mark.parametrize("count", [0, 1, 7, 4096, 9000])
+def test_minhash_signature_is_datasketchs(count):
+    """Our vectorised MinHash gives datasketch's values, so a carried index stays valid across the two."""
+    values = [random.Random(count).getrandbits(32) for _ in range(count)]
+    reference = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=int, scheme=MINHASH_SCHEME)
+    reference.update_batch(values)
+    assert minhash_signature(values) == reference.hashvalues.astype(np.uint64).tolist()
 
 
 def test_scores_by_kind():

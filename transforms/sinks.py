@@ -74,6 +74,13 @@ def seen_tally(_entry: Any) -> list[str]:
     return ["entries.seen_before"]
 
 
+def feed_status_tally(status: FeedStatus) -> list[str]:
+    """The feed counters a run without metrics can still report (a failed fetch is a feed dead letter)."""
+    if status.status == 304:
+        return ["feeds.fetched", "feeds.not_modified"]
+    return ["feeds.fetched", "feeds.parsed"] if 200 <= status.status < 300 else []
+
+
 class Tally(beam.DoFn):
     """Counts each element as a Beam counter (for monitoring) and passes it on."""
 
@@ -205,6 +212,8 @@ class WriteOutputs(beam.PTransform):
             tallies.append(outputs["entries"] | "TallyEntries" >> beam.FlatMap(entry_tally))
         if "seen" in outputs:
             tallies.append(outputs["seen"] | "TallySeen" >> beam.FlatMap(seen_tally))
+        if "feed_status" in outputs:
+            tallies.append(outputs["feed_status"] | "TallyFeeds" >> beam.FlatMap(feed_status_tally))
         # Small tables for the next scheduled run's state (always JSON lines).
         for name, record_type in (("seen", FeedEntry), ("feed_status", FeedStatus), ("robots", RobotsOutcome)):
             if name in outputs:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from datasketch import MinHash
@@ -47,6 +48,12 @@ def stable_hash32(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=4).digest(), "big")
 
 
+def _stable_hashes32(texts: Iterable[str]) -> set[int]:
+    """``stable_hash32`` of each text, inlined: this runs once per word of every article."""
+    blake2b, from_bytes = hashlib.blake2b, int.from_bytes
+    return {from_bytes(blake2b(text.encode("utf-8"), digest_size=4).digest(), "big") for text in texts}
+
+
 def text_hash(body: str) -> str:
     """Equal for bodies that differ only in case, whitespace, quotes and dashes."""
     return hashlib.sha256(normalise_for_comparison(body).encode("utf-8")).hexdigest()[:32]
@@ -59,7 +66,7 @@ def shingle_hashes(body: str, size: int = SHINGLE_WORDS) -> list[int]:
         return []
     if len(tokens) < size:
         return [stable_hash32(" ".join(tokens))]
-    return sorted({stable_hash32(" ".join(tokens[i:i + size])) for i in range(len(tokens) - size + 1)})
+    return sorted(_stable_hashes32(" ".join(tokens[i:i + size]) for i in range(len(tokens) - size + 1)))
 
 
 def pack_shingles(shingles: list[int]) -> bytes:
@@ -70,11 +77,32 @@ def unpack_shingles(packed: bytes) -> np.ndarray:
     return np.frombuffer(packed, dtype="<u4")
 
 
-def minhash_signature(shingles: list[int]) -> list[int]:
-    signature = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=int)
-    if shingles:
-        signature.update_batch(shingles)
-    return signature.hashvalues.astype(np.uint64).tolist()
+# datasketch's "affine32" MinHash (its default since 2.0), computed here with its permutations drawn once:
+# MinHash() draws them again on every construction, which cost more than hashing an article.
+# tests/test_dedup_logic.py checks the values are datasketch's.
+MINHASH_SCHEME = "affine32"
+_PERMUTATION_A, _PERMUTATION_B = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=int,
+                                         scheme=MINHASH_SCHEME).permutations
+_MAX_HASH = np.uint32((1 << 32) - 1)
+_MINHASH_CHUNK = 4096  # values per step: bounds the (values x permutations) matrix at 2 MB
+
+
+def _fmix32(values: np.ndarray) -> np.ndarray:
+    """MurmurHash3's finaliser (as datasketch applies it): mixes structured 32-bit inputs before permuting."""
+    values = values ^ (values >> np.uint32(16))
+    values = values * np.uint32(0x85EBCA6B)
+    values = values ^ (values >> np.uint32(13))
+    values = values * np.uint32(0xC2B2AE35)
+    return values ^ (values >> np.uint32(16))
+
+
+def minhash_signature(shingles: Sequence[int]) -> list[int]:
+    signature = np.full(NUM_PERM, _MAX_HASH, dtype=np.uint32)
+    values = _fmix32(np.asarray(shingles, dtype=np.uint32))
+    for start in range(0, len(values), _MINHASH_CHUNK):
+        permuted = values[start:start + _MINHASH_CHUNK, np.newaxis] * _PERMUTATION_A + _PERMUTATION_B
+        np.minimum(signature, permuted.min(axis=0), out=signature)
+    return signature.tolist()
 
 
 def band_keys(signature: list[int], bands: int, rows: int, prefix: str) -> list[str]:
@@ -121,7 +149,7 @@ def anchor_terms(sentences: list[str]) -> list[str]:
 def anchor_band_keys(anchors: list[str]) -> list[str]:
     if not anchors:
         return []
-    return band_keys(minhash_signature([stable_hash32(a) for a in anchors]), ANCHOR_BANDS, ANCHOR_ROWS, "a")
+    return band_keys(minhash_signature(sorted(_stable_hashes32(anchors))), ANCHOR_BANDS, ANCHOR_ROWS, "a")
 
 
 def candidate_keys(features: DocFeatures) -> list[str]:

@@ -7,17 +7,20 @@ pickles inside, so a run can start from the previous run's index.
 
 Bounded: ``evict_before(time)`` drops articles published before ``time``
 (the caller passes "newest publication seen minus the horizon"); buckets are
-pruned with them. Memory per article is dominated by its int8 sentence
-vectors (384 bytes a sentence, at most ``MAX_SENTENCES_KEPT``); articles
-compared by wording only (no vectors) cost about 1-3 kB.
+pruned with them. Memory per article: its sentences (the text, kept for
+meaning checks), packed shingles and bucket ids, 12 bytes per bucket in the
+``BucketStore``, and int8 sentence vectors (384 bytes a sentence, at most
+``MAX_SENTENCES_KEPT``) once a meaning check needed them. ``make bench``
+reports the measured figure.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
+import itertools
 import json
+import sys
 import zlib
 from array import array
 from collections import Counter
@@ -27,6 +30,7 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from schemas.records import DedupInfo, DedupNode, DedupVerdict, DocFeatures, Match
+from transforms.lib.bucket_store import BucketStore
 from transforms.lib.embeddings import DIMENSIONS
 from transforms.lib.fingerprints import candidate_keys, strong_candidate
 from transforms.lib.similarity import needs_meaning_check, score_pair, score_paraphrase
@@ -58,6 +62,7 @@ class IndexedArticle:
     keys: array  # bucket ids (64-bit hashes of the bucket keys)
     root: DedupNode  # the canonical copy this article belongs to (itself when canonical)
     published: float  # seconds since the epoch, for horizon checks without parsing
+    slot: int  # its number in the bucket store
     vectors: bytes | None = None  # sentence vectors, computed when first needed
 
 
@@ -80,25 +85,29 @@ class ReprintIndex:
     def __init__(self, horizon_days: float = 7.0):
         self.horizon_days = horizon_days
         self.articles: dict[str, IndexedArticle] = {}
-        self.buckets: dict[int, list[str]] = {}
+        self.buckets = BucketStore(MAX_BUCKET)
+        self._entry_at: dict[int, str] = {}  # slot -> entry key
+        self._next_slot = itertools.count()
+        self.compared = 0  # candidate pairs scored, over the index's life (the work LSH did not avoid)
         self._oldest: float | None = None  # the oldest publication time indexed; None: not known (recomputed)
 
     def __len__(self) -> int:
         return len(self.articles)
 
-    def candidates(self, features: DocFeatures) -> list[IndexedArticle]:
+    def candidates(self, features: DocFeatures, keys: array | None = None) -> list[IndexedArticle]:
         """Indexed articles sharing two buckets or a small one with ``features`` (``strong_candidate``, as
-        batch), within the horizon.
+        batch), within the horizon. ``keys``: the article's ``bucket_ids``, when already computed.
 
         Most shared buckets first (the LSH estimate of similarity), then nearest in time.
         """
         shared: Counter[str] = Counter()
         smallest: dict[str, int] = {}
-        for bucket in bucket_ids(features):
-            members = self.buckets.get(bucket, ())
-            shared.update(members)
-            for member in members:  # the bucket's size with the new article in it, as batch counts it
-                smallest[member] = min(smallest.get(member, 1 << 30), len(members) + 1)
+        for members in self.buckets.members(bucket_ids(features) if keys is None else keys):
+            size = len(members) + 1  # the bucket's size with the new article in it, as batch counts it
+            for slot in members:
+                member = self._entry_at[slot]
+                shared[member] += 1
+                smallest[member] = min(smallest.get(member, 1 << 30), size)
         shared.pop(features.node.entry_key, None)
         shared = Counter({k: n for k, n in shared.items() if strong_candidate(n, smallest[k])})
         published = _epoch(features.node.published)
@@ -108,7 +117,8 @@ class ReprintIndex:
                                  order_key(a.features.node)))
         return near[:MAX_CANDIDATES]
 
-    def match(self, features: DocFeatures, embed: Embed | None = None) -> tuple[list[Match], bytes | None]:
+    def match(self, features: DocFeatures, embed: Embed | None = None, keys: array | None = None
+              ) -> tuple[list[Match], bytes | None]:
         """Matches between ``features`` and indexed articles (each oriented earlier/later), and the
         new article's sentence vectors if a meaning check needed them.
 
@@ -117,7 +127,8 @@ class ReprintIndex:
         (then cached). Without it, articles are compared by wording only.
         """
         matches, vectors = [], None
-        for other in self.candidates(features):
+        for other in self.candidates(features, keys):
+            self.compared += 1
             later, earlier = (features, other.features)
             # Published at the same time: the article indexed first counts as earlier (first come, first
             # served), so a stream never corrects a verdict it emitted over a tie.
@@ -136,14 +147,14 @@ class ReprintIndex:
                 matches.append(Match(later.node, earlier.node, scored.kind, scored.score, scored.evidence))
         return matches, vectors
 
-    def add(self, features: DocFeatures, root: DedupNode | None = None, vectors: bytes | None = None) -> None:
+    def add(self, features: DocFeatures, root: DedupNode | None = None, vectors: bytes | None = None,
+            keys: array | None = None) -> None:
         """Index an article (after its verdict): ``root`` is its canonical copy, itself by default."""
         entry_key = features.node.entry_key
         if entry_key in self.articles:
             self.remove(entry_key)
-        keys = bucket_ids(features)
-        compact = features._replace(minhash=[],
-                                    sentences=list(features.sentences)[:MAX_SENTENCES_KEPT])
+        keys = bucket_ids(features) if keys is None else keys
+        compact = features._replace(minhash=[], sentences=tuple(features.sentences)[:MAX_SENTENCES_KEPT])
         if vectors is not None:
             vectors = vectors[: MAX_SENTENCES_KEPT * DIMENSIONS]
         self.insert(compact, keys, root or features.node, vectors)
@@ -165,7 +176,8 @@ class ReprintIndex:
         article's root: each moved article is returned as a ``Reroot``, so a
         stream can publish a correction for a verdict it already emitted.
         """
-        matches, vectors = self.match(features, embed)
+        keys = bucket_ids(features)
+        matches, vectors = self.match(features, embed, keys)
         key = features.node.entry_key
         earlier = [m for m in matches if m.later.entry_key == key]
         if earlier:
@@ -176,7 +188,7 @@ class ReprintIndex:
         else:
             root = features.node
             verdict = DedupVerdict(key, None, DedupInfo("canonical", 0.0, None, [], None))
-        self.add(features, root, vectors)
+        self.add(features, root, vectors, keys)
         moved: list[Reroot] = []
         copies = sorted((m for m in matches if m.earlier.entry_key == key), key=lambda m: order_key(m.later))
         for match in copies:
@@ -197,17 +209,19 @@ class ReprintIndex:
 
     def insert(self, features: DocFeatures, keys: array, root: DedupNode, vectors: bytes | None) -> None:
         entry_key = features.node.entry_key
-        self.articles[entry_key] = IndexedArticle(features, keys, root, _epoch(features.node.published), vectors)
+        # Names and numbers recur across articles: one shared string each instead of one per article.
+        features = features._replace(anchors=tuple(sys.intern(a) for a in features.anchors))
+        slot = next(self._next_slot)
+        article = IndexedArticle(features, keys, root, _epoch(features.node.published), slot, vectors)
+        self.articles[entry_key] = article
+        self._entry_at[slot] = entry_key
+        self.buckets.add(slot, keys)
         if self._oldest is not None:
-            self._oldest = min(self._oldest, self.articles[entry_key].published)
-        for key in keys:
-            bucket = self.buckets.get(key)
-            if bucket is None:
-                self.buckets[key] = [entry_key]  # most buckets hold one article: a list costs a tenth of a deque
-            else:
-                bucket.append(entry_key)
-                if len(bucket) > MAX_BUCKET:
-                    del bucket[0]
+            self._oldest = min(self._oldest, article.published)
+
+    def bucket_members(self, keys: array) -> list[list[str]]:
+        """The entry keys in each of the buckets ``keys``, newest first."""
+        return [[self._entry_at[slot] for slot in members] for members in self.buckets.members(keys)]
 
     def oldest_published(self) -> float | None:
         """Seconds since the epoch of the oldest article indexed (None when empty): when eviction is next due."""
@@ -223,13 +237,8 @@ class ReprintIndex:
         article = self.articles.pop(entry_key)
         if article.published == self._oldest:
             self._oldest = None
-        for key in article.keys:
-            members = self.buckets.get(key)
-            if members is not None:
-                with contextlib.suppress(ValueError):  # already pushed out of a full bucket
-                    members.remove(entry_key)
-                if not members:
-                    del self.buckets[key]
+        del self._entry_at[article.slot]
+        self.buckets.remove(article.slot)
 
     def evict_before(self, published: str) -> int:
         """Drop articles published before ``published``; returns how many."""

@@ -1,0 +1,108 @@
+"""A compact multimap from 64-bit bucket ids to article slots: the reprint index's LSH buckets.
+
+Each article sits in ~75 buckets and most buckets hold one article, so a
+dict of lists costs ~13 KiB an article in Python objects. Here a (bucket,
+slot) pair costs 12 bytes: recent pairs wait in a small dict, then move into
+sorted numpy segments (bucket ids uint64, slots uint32) that merge like a
+binary counter, so each pair is re-sorted O(log n) times and a lookup is one
+vectorised binary search per segment.
+
+Removal marks a slot dead; dead pairs are dropped when segments merge, and
+all segments are compacted when dead slots outnumber live ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+PENDING_PAIRS = 1 << 16  # pairs kept in the dict before they become a sorted segment
+MAX_SLOT = (1 << 32) - 1
+
+
+class BucketStore:
+    """Bucket id -> the newest ``max_members`` live slots put there (slots grow with time)."""
+
+    def __init__(self, max_members: int = 128):
+        self.max_members = max_members
+        self._pending: dict[int, list[int]] = {}
+        self._pending_pairs = 0
+        self._segments: list[tuple[np.ndarray, np.ndarray]] = []  # (bucket ids sorted, slots), oldest first
+        self._dead: set[int] = set()
+        self._live_slots = 0
+
+    def __len__(self) -> int:
+        """Pairs held, dead ones not yet dropped included."""
+        return self._pending_pairs + sum(len(keys) for keys, _ in self._segments)
+
+    def nbytes(self) -> int:
+        return sum(keys.nbytes + slots.nbytes for keys, slots in self._segments)
+
+    def add(self, slot: int, bucket_ids: Iterable[int]) -> None:
+        if not 0 <= slot <= MAX_SLOT:
+            raise OverflowError(f"slot {slot} does not fit 32 bits")
+        for bucket in bucket_ids:
+            members = self._pending.get(bucket)
+            if members is None:
+                self._pending[bucket] = [slot]
+            else:
+                members.append(slot)
+            self._pending_pairs += 1
+        self._live_slots += 1
+        if self._pending_pairs >= PENDING_PAIRS:
+            self._flush()
+
+    def remove(self, slot: int) -> None:
+        self._dead.add(slot)
+        self._live_slots -= 1
+        if len(self._dead) > max(self._live_slots, 1024):
+            self.compact()
+
+    def members(self, bucket_ids: Sequence[int]) -> list[list[int]]:
+        """For each bucket id, its live slots, newest first, at most ``max_members``."""
+        pending = self._pending
+        found: list[list[int]] = [list(pending[bucket]) if bucket in pending else [] for bucket in bucket_ids]
+        if self._segments:
+            wanted = np.fromiter(bucket_ids, dtype=np.uint64, count=len(bucket_ids))
+            for keys, slots in self._segments:
+                low = np.searchsorted(keys, wanted, "left")
+                high = np.searchsorted(keys, wanted, "right")
+                for i in np.flatnonzero(high > low):
+                    found[i].extend(slots[low[i]:high[i]].tolist())
+        dead = self._dead
+        for i, slots in enumerate(found):
+            if slots:  # most buckets hold no other article
+                if dead:
+                    slots = [s for s in slots if s not in dead]
+                slots.sort(reverse=True)
+                found[i] = slots[:self.max_members]
+        return found
+
+    def compact(self) -> None:
+        """Merge everything into one segment without dead pairs."""
+        self._flush(merge_all=True)
+        self._dead.clear()
+
+    def _flush(self, merge_all: bool = False) -> None:
+        if self._pending:
+            keys = np.fromiter((k for k, members in self._pending.items() for _ in members), dtype=np.uint64,
+                               count=self._pending_pairs)
+            slots = np.fromiter((s for members in self._pending.values() for s in members), dtype=np.uint32,
+                                count=self._pending_pairs)
+            self._pending, self._pending_pairs = {}, 0
+            self._segments.append(self._sorted(keys, slots))
+        # Binary-counter merging: a segment merges into the one before it once it is half its size or more.
+        while len(self._segments) > 1 and (
+                merge_all or len(self._segments[-1][0]) * 2 >= len(self._segments[-2][0])):
+            (keys_a, slots_a), (keys_b, slots_b) = self._segments[-2], self._segments[-1]
+            self._segments[-2:] = [self._sorted(np.concatenate([keys_a, keys_b]), np.concatenate([slots_a, slots_b]))]
+        if merge_all and len(self._segments) == 1:
+            self._segments[0] = self._sorted(*self._segments[0])
+
+    def _sorted(self, keys: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self._dead:
+            keep = ~np.isin(slots, np.fromiter(self._dead, dtype=np.uint32, count=len(self._dead)))
+            keys, slots = keys[keep], slots[keep]
+        order = np.argsort(keys, kind="stable")
+        return keys[order], slots[order]
