@@ -165,6 +165,10 @@ def measure_scale(sizes: list[int]) -> dict:
     return results
 
 
+def _figure(value: float | None) -> str:
+    return "not measured (../shared absent)" if value is None else f"{value:.3f}"
+
+
 def render(results: dict) -> str:
     m, p, e, s = results["machine"], results["pipeline"], results["extraction"], results.get("scale", {})
     peer = results["peer"]
@@ -188,7 +192,8 @@ def render(results: dict) -> str:
              f"newsbeam, dedup and entities off {peer['newsbeam_plain_articles_per_s']:.1f} articles/s vs "
              f"trafilatura CLI feed mode {peer['trafilatura_cli_articles_per_s']:.1f}: vs_trafilatura_cli "
              f"{peer['vs_trafilatura_cli']:.2f}",
-             f"extraction F1 {e['extract_f1']} (trafilatura direct, same settings: {e['extract_f1_trafilatura']})"]
+             f"extraction F1 {_figure(e['extract_f1'])} (trafilatura direct, same settings: "
+             f"{_figure(e['extract_f1_trafilatura'])})"]
     stream = results.get("streaming", {})
     if stream.get("stream_latency_p50_s") is not None:
         lines.append(f"streaming (DirectRunner, Pub/Sub emulator, {stream['stream_rate_per_s']:g} msg/s, "
