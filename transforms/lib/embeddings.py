@@ -24,9 +24,9 @@ def load_sentence_model(path: str | None = None) -> Any:
     """The sentence model in ``path`` (the packaged all-MiniLM-L6-v2 by default).
 
     A BERT encoder with mean pooling and normalisation (all-MiniLM-L6-v2's
-    layout) runs as ``MeanPooledEncoder`` on ``transformers`` alone: importing
-    sentence-transformers costs about 2 s more in every worker process that
-    embeds. Other layouts load with sentence-transformers.
+    layout) runs as ``MeanPooledEncoder`` on ``transformers`` alone: loading
+    it through sentence-transformers cost about 1 s more in every worker
+    process that embeds (measured). Other layouts load with sentence-transformers.
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -60,29 +60,37 @@ class MeanPooledEncoder:
     def fits(cls, folder: Path) -> bool:
         try:
             modules = json.loads((folder / "modules.json").read_text())
-            pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
-        except (OSError, ValueError):
+            if tuple(m.get("type") for m in modules) != cls._LAYOUT:
+                return False
+            pooling = json.loads((folder / modules[1].get("path", "") / "config.json").read_text())
+        except (OSError, ValueError, IndexError, AttributeError):
             return False
-        mean_only = pooling.get("pooling_mode_mean_tokens") and not any(
-            pooling.get(mode) for mode in ("pooling_mode_cls_token", "pooling_mode_max_tokens",
-                                           "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
-                                           "pooling_mode_lasttoken"))
-        return tuple(m.get("type") for m in modules) == cls._LAYOUT and bool(mean_only)
+        other_modes = ("pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
+                       "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken")
+        return bool(pooling.get("pooling_mode_mean_tokens")) and not any(pooling.get(m) for m in other_modes)
 
     def __init__(self, folder: Path):
         import torch
         from transformers import AutoModel, AutoTokenizer
 
         self._torch = torch
-        config = json.loads((folder / "sentence_bert_config.json").read_text())
-        self.max_seq_length = int(config.get("max_seq_length", 256))
+        config_path = folder / "sentence_bert_config.json"
+        config = json.loads(config_path.read_text()) if config_path.exists() else {}
         self._tokenizer = AutoTokenizer.from_pretrained(str(folder))
         self._model = AutoModel.from_pretrained(str(folder)).eval()
+        # sentence-transformers' defaults where its config is silent: the tokenizer's own limit, case kept.
+        self.max_seq_length = int(config.get("max_seq_length") or min(self._tokenizer.model_max_length, 512))
+        self._lower_case = bool(config.get("do_lower_case", False))
 
-    def encode(self, sentences: Sequence[str], batch_size: int = 32, **_options: Any) -> np.ndarray:
-        """L2-normalised float32 vectors, one row per sentence (the options of sentence-transformers' ``encode``
-        that we pass are its defaults here: normalised numpy, no progress bar)."""
+    def encode(self, sentences: Sequence[str], batch_size: int = 32, normalize_embeddings: bool = True,
+               convert_to_numpy: bool = True, show_progress_bar: bool = False) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per sentence (sentence-transformers' ``encode`` signature, for
+        the options this project passes; others are refused rather than ignored)."""
+        if not normalize_embeddings or not convert_to_numpy or show_progress_bar:
+            raise ValueError("MeanPooledEncoder gives normalised numpy vectors without a progress bar only")
         torch = self._torch
+        if self._lower_case:
+            sentences = [sentence.lower() for sentence in sentences]
         vectors = np.zeros((len(sentences), DIMENSIONS), dtype=np.float32)
         order = sorted(range(len(sentences)), key=lambda i: -len(sentences[i]))  # similar lengths pad less
         with torch.inference_mode():

@@ -24,7 +24,7 @@ import sys
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import NamedTuple
@@ -87,7 +87,7 @@ class ReprintIndex:
         self.articles: dict[str, IndexedArticle] = {}
         self.buckets = BucketStore(MAX_BUCKET)
         self._entry_at: dict[int, str] = {}  # slot -> entry key
-        self._next_slot = itertools.count()
+        self._next_slot: Iterator[int] = itertools.count()
         self.compared = 0  # candidate pairs scored, over the index's life (the work LSH did not avoid)
         self._oldest: float | None = None  # the oldest publication time indexed; None: not known (recomputed)
 
@@ -212,10 +212,10 @@ class ReprintIndex:
         # Names and numbers recur across articles: one shared string each instead of one per article.
         features = features._replace(anchors=tuple(sys.intern(a) for a in features.anchors))
         slot = next(self._next_slot)
+        self.buckets.add(slot, keys)  # first: it is what can refuse (a slot past 32 bits)
         article = IndexedArticle(features, keys, root, _epoch(features.node.published), slot, vectors)
         self.articles[entry_key] = article
         self._entry_at[slot] = entry_key
-        self.buckets.add(slot, keys)
         if self._oldest is not None:
             self._oldest = min(self._oldest, article.published)
 
