@@ -203,13 +203,18 @@ def render(results: dict) -> str:
                      f"p50 {stream['stream_latency_p50_s']:.2f} s, p95 {stream['stream_latency_p95_s']:.2f} s")
     elif stream:
         lines.append(f"streaming latency: {stream.get('stream_latency_skipped', 'not measured')}")
-    for label in ("10k", "100k", "1m"):
-        if f"dedup_ms_per_doc_{label}" in s:
-            lines.append(f"reprint index at {label}: {s[f'dedup_ms_per_doc_{label}']:.2f} ms/doc, "
-                         f"{s[f'dedup_index_bytes_per_doc_{label}'] / 1024:.1f} KiB/doc, pairwise work avoided "
-                         f"{100 * s[f'dedup_pairwise_work_avoided_{label}']:.3f}%, false duplicates "
-                         f"{s.get(f'dedup_false_duplicates_{label}', 'not recorded')}")
+    scale = {**s, **results.get("large", {})}
+    lines += [_index_line(scale, label) for label in ("10k", "100k", "1m") if f"dedup_ms_per_doc_{label}" in scale]
     return "\n".join(lines)
+
+
+def _index_line(scale: dict, label: str) -> str:
+    dated = f" (measured {scale['machine']['date']})" if label == "1m" and "machine" in scale else ""
+    return (f"reprint index at {label}: {scale[f'dedup_ms_per_doc_{label}']:.2f} ms/doc, "
+            f"{scale[f'dedup_index_bytes_per_doc_{label}'] / 1024:.1f} KiB/doc, pairwise work avoided "
+            f"{100 * scale[f'dedup_pairwise_work_avoided_{label}']:.4f}%, reprints found "
+            f"{100 * scale[f'dedup_reprint_recall_{label}']:.1f}%, false duplicates "
+            f"{scale.get(f'dedup_false_duplicates_{label}', 'not recorded')}{dated}")
 
 
 def _previous_results() -> dict:
@@ -227,10 +232,7 @@ def measure_large() -> int:
     results.update(scale)
     results.setdefault("details", {})["large"] = {"machine": machine(), **scale}
     (BENCH / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    print(f"reprint index at 1m: {scale['dedup_ms_per_doc_1m']:.2f} ms/doc, "
-          f"{scale['dedup_index_bytes_per_doc_1m'] / 1024:.1f} KiB/doc, pairwise work avoided "
-          f"{100 * scale['dedup_pairwise_work_avoided_1m']:.4f}%, reprints found "
-          f"{100 * scale['dedup_reprint_recall_1m']:.1f}%, false duplicates {scale['dedup_false_duplicates_1m']}")
+    print(_index_line(scale, "1m"))
     print(f"written: {BENCH / 'results.json'}")
     return 0
 

@@ -44,12 +44,9 @@ _ATTRIBUTION_RES = (
 _ATTRIBUTION_TAIL_LINES = 4
 
 
-def stable_hash32(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=4).digest(), "big")
-
-
-def _stable_hashes32(texts: Iterable[str]) -> set[int]:
-    """``stable_hash32`` of each text, inlined: this runs once per word of every article."""
+def stable_hashes32(texts: Iterable[str]) -> set[int]:
+    """The distinct 32-bit BLAKE2b hashes of ``texts`` (one set comprehension: this runs once per word of
+    every article)."""
     blake2b, from_bytes = hashlib.blake2b, int.from_bytes
     return {from_bytes(blake2b(text.encode("utf-8"), digest_size=4).digest(), "big") for text in texts}
 
@@ -65,8 +62,8 @@ def shingle_hashes(body: str, size: int = SHINGLE_WORDS) -> list[int]:
     if not tokens:
         return []
     if len(tokens) < size:
-        return [stable_hash32(" ".join(tokens))]
-    return sorted(_stable_hashes32(" ".join(tokens[i:i + size]) for i in range(len(tokens) - size + 1)))
+        return sorted(stable_hashes32([" ".join(tokens)]))
+    return sorted(stable_hashes32(" ".join(tokens[i:i + size]) for i in range(len(tokens) - size + 1)))
 
 
 def pack_shingles(shingles: list[int]) -> bytes:
@@ -149,7 +146,7 @@ def anchor_terms(sentences: list[str]) -> list[str]:
 def anchor_band_keys(anchors: list[str]) -> list[str]:
     if not anchors:
         return []
-    return band_keys(minhash_signature(sorted(_stable_hashes32(anchors))), ANCHOR_BANDS, ANCHOR_ROWS, "a")
+    return band_keys(minhash_signature(sorted(stable_hashes32(anchors))), ANCHOR_BANDS, ANCHOR_ROWS, "a")
 
 
 def candidate_keys(features: DocFeatures) -> list[str]:
