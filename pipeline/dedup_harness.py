@@ -17,12 +17,10 @@ import apache_beam as beam
 from schemas.records import Article, NewsRecord
 from transforms.deadletters import count, dead_letter
 from transforms.dedup import Deduplicate
-from transforms.lib.times import ISO_FORMAT, parse_iso
+from transforms.lib.times import ISO_FORMAT, UNKNOWN_TIME, parse_iso
 from transforms.lib.urls import source_domain
 from transforms.sinks import to_json_line
 from transforms.tagging import DEAD_LETTERS, MAIN, split, tag
-
-UNKNOWN_TIME = "1970-01-01T00:00:00Z"  # documents without a date sort first, then by id
 
 
 class BadDocument(ValueError):

@@ -23,6 +23,12 @@ from transforms.lib.urls import record_id
 BBC_HOST = "www.bbc.example"
 
 
+def test_sentences_split_at_a_danda_and_not_before_lower_case():
+    assert split_sentences("ताइवान में भूकंप आया और लोग डरे। यह बहुत बड़ा भूकंप था और लोग डरे हुए थे।") == [
+        "ताइवान में भूकंप आया और लोग डरे।", "यह बहुत बड़ा भूकंप था और लोग डरे हुए थे।"]
+    assert len(split_sentences("The quake struck at 8 a.m. on Wednesday near the coast of Hualien.")) == 1
+
+
 def test_sentences_are_statements_not_list_items():
     text = ("Dr. Ana Ruiz said on Monday that the U.S. plan would fail. Critics disagreed!\n"
             "June 9 - West Palm Beach, FL @ Coral Sky Amphitheatre\n"
@@ -59,12 +65,29 @@ def labelled_scores():
     return pair_scores(documents, run_newsbeam(documents))
 
 
-def test_labelled_set_meets_the_targets(labelled_scores):
+def test_labelled_set_keeps_its_precision(labelled_scores):
+    """The project's own (fictional) set: thresholds are now chosen on real pages, so its paraphrase recall
+    fell (1.00 -> 0.40, measured); its precision must not."""
     overall = labelled_scores["overall"]
-    assert overall["precision"] >= 0.98 and overall["recall"] >= 0.90, labelled_scores
-    assert labelled_scores["per_kind"]["paraphrase"]["recall"] >= 0.80
+    assert overall["precision"] >= 0.98 and overall["recall"] >= 0.65, labelled_scores
+    assert labelled_scores["per_kind"]["verbatim"]["recall"] == 1.0
+    assert labelled_scores["per_kind"]["edited"]["recall"] == 1.0
     assert labelled_scores["false_merges_of_hard_negatives"] == 0
     assert labelled_scores["hard_negative_pairs"] >= 100
+
+
+def test_real_reprints_are_found_without_merging_independent_reports(shared_dir):
+    """``../shared/corpora/reprints-dev``: real page excerpts with their boilerplate. Before the prose filter
+    and narrative evidence the pipeline found 0.211 of the true pairs; measured now 0.447 at precision 1.000
+    (``make eval-dedup`` prints the held-out fold figures)."""
+    from bench import reprints_dev
+
+    documents = reprints_dev.load(shared_dir / "corpora" / "reprints-dev")
+    scores = pair_scores(documents, run_newsbeam(documents))
+    assert scores["overall"]["precision"] >= 0.95, scores
+    assert scores["overall"]["recall"] >= 0.40, scores
+    assert scores["per_kind"]["edited"]["recall"] >= 0.70, scores
+    assert scores["false_merges_of_hard_negatives"] <= 1, scores
 
 
 def test_verdicts_do_not_depend_on_order_or_workers(tmp_path):

@@ -38,7 +38,7 @@ from transforms.lib.fingerprints import article_features, candidate_keys, strong
 from transforms.lib.records import CANONICAL, record_from_article, record_from_entry
 from transforms.lib.reprint_index import ReprintIndex
 from transforms.lib.similarity import needs_meaning_check, score_pair, score_paraphrase
-from transforms.lib.times import parse_iso
+from transforms.lib.times import UNKNOWN_TIME, parse_iso
 from transforms.lib.verdicts import order_key, resolve
 from transforms.sentence_vectors import EmbedSentences
 from transforms.tagging import Tagged, split, tag
@@ -149,6 +149,8 @@ def keyed_by_bucket(features: DocFeatures) -> list[tuple[str, DedupNode]]:
 
 
 def _days_apart(a: DedupNode, b: DedupNode) -> float:
+    if UNKNOWN_TIME in (a.published, b.published):
+        return 0.0
     try:
         return abs((parse_iso(a.published) - parse_iso(b.published)).total_seconds()) / 86400
     except ValueError:

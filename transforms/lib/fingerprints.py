@@ -14,6 +14,7 @@ import numpy as np
 from datasketch import MinHash
 
 from schemas.records import Article, DedupNode, DocFeatures
+from transforms.lib.prose import prose_paragraphs, quoted_flags
 from transforms.lib.sentences import split_sentences
 from transforms.lib.text import normalise_for_comparison, words
 
@@ -64,6 +65,29 @@ def shingle_hashes(body: str, size: int = SHINGLE_WORDS) -> list[int]:
     if len(tokens) < size:
         return sorted(stable_hashes32([" ".join(tokens)]))
     return sorted(stable_hashes32(" ".join(tokens[i:i + size]) for i in range(len(tokens) - size + 1)))
+
+
+def prose_shingles(paragraphs: Sequence[str], size: int = SHINGLE_WORDS) -> tuple[list[int], list[int]]:
+    """Sorted distinct hashes of the word ``size``-grams of each paragraph: (all of them, those with no quoted
+    word). Shingles do not cross paragraphs: a copy may cut or reorder them."""
+    every: list[str] = []
+    narrative: list[str] = []
+    for paragraph in paragraphs:
+        tokens = [(token, quoted) for word, quoted in quoted_flags(paragraph)
+                  for token in words(word)]
+        for i in range(len(tokens) - size + 1):
+            gram = tokens[i:i + size]
+            text = " ".join(token for token, _ in gram)
+            every.append(text)
+            if not any(quoted for _, quoted in gram):
+                narrative.append(text)
+    return sorted(stable_hashes32(every)), sorted(stable_hashes32(narrative))
+
+
+def comparable_paragraphs(body: str) -> list[str]:
+    """The paragraphs reprint detection compares: the body's prose (``transforms.lib.prose``), or the whole
+    body when no line reads as prose (a short feed summary, a list)."""
+    return prose_paragraphs(body) or [line.strip() for line in body.splitlines() if line.strip()]
 
 
 def pack_shingles(shingles: list[int]) -> bytes:
@@ -149,10 +173,22 @@ def anchor_band_keys(anchors: list[str]) -> list[str]:
     return band_keys(minhash_signature(sorted(stable_hashes32(anchors))), ANCHOR_BANDS, ANCHOR_ROWS, "a")
 
 
+# One narrative shingle in PASSAGE_SAMPLE (by hash, so every article samples the same ones) is a bucket key
+# of its own: two texts sharing a copied passage of ~20 narrative shingles share two or three of them,
+# however little of each text the passage is (MinHash bands find only pairs of high overall Jaccard).
+PASSAGE_SAMPLE = 8
+
+
+def passage_keys(narrative: bytes) -> list[str]:
+    hashes = unpack_shingles(narrative)
+    return [f"p:{h:08x}" for h in hashes[hashes % PASSAGE_SAMPLE == 0].tolist()]
+
+
 def candidate_keys(features: DocFeatures) -> list[str]:
-    """Bucket keys: articles sharing any key are compared (text hash, shingle bands, anchor bands)."""
+    """Bucket keys: articles sharing any key are compared (text hash, shingle bands, anchor bands, sampled
+    narrative shingles)."""
     return [f"text:{features.text_hash}", *lsh_band_keys(list(features.minhash)),
-            *anchor_band_keys(list(features.anchors))]
+            *anchor_band_keys(list(features.anchors)), *passage_keys(features.narrative)]
 
 
 # A pair of articles sharing one bucket of the 75 is compared only when that bucket is small: a single
@@ -169,14 +205,16 @@ def strong_candidate(shared_buckets: int, smallest_bucket: int) -> bool:
 
 
 def article_features(article: Article) -> DocFeatures:
-    shingles = shingle_hashes(article.body)
-    sentences = split_sentences(article.body)
+    paragraphs = comparable_paragraphs(article.body)
+    shingles, narrative = prose_shingles(paragraphs)
+    sentences = split_sentences("\n".join(paragraphs))
     return DocFeatures(
         node=DedupNode(article.entry_key, article.id, article.published),
         source_domain=article.source_domain,
         site_name=article.site_name,
         text_hash=text_hash(article.body),
         shingles=pack_shingles(shingles),
+        narrative=pack_shingles(narrative),
         minhash=minhash_signature(shingles),
         anchors=anchor_terms(sentences),
         sentence_count=len(sentences),

@@ -35,11 +35,14 @@ from transforms.lib.embeddings import DIMENSIONS
 from transforms.lib.fingerprints import candidate_keys, strong_candidate
 from transforms.lib.similarity import needs_meaning_check, score_pair, score_paraphrase
 from transforms.lib.times import ISO_FORMAT, parse_iso
-from transforms.lib.verdicts import best_match, order_key
+from transforms.lib.verdicts import MERGING_KINDS, best_match, order_key
 
 Embed = Callable[[list[str]], bytes]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Format 1 (before narrative shingles) still loads: its articles' narrative is taken as all their shingles,
+# until they leave the index with the horizon.
+READABLE_FORMATS = (1, 2)
 MAX_SENTENCES_KEPT = 40
 MAX_CANDIDATES = 64  # per lookup, nearest in time first: a bucket full of boilerplate cannot explode the work
 # A bucket keeps its newest members only: a key shared by thousands of articles (boilerplate, a common
@@ -112,7 +115,8 @@ class ReprintIndex:
         shared = Counter({k: n for k, n in shared.items() if strong_candidate(n, smallest[k])})
         published = _epoch(features.node.published)
         horizon = self.horizon_days * 86400
-        near = [self.articles[k] for k in shared if abs(self.articles[k].published - published) <= horizon]
+        near = [self.articles[k] for k in shared if abs(self.articles[k].published - published) <= horizon
+                or not published or not self.articles[k].published]  # 0: no date (UNKNOWN_TIME), no horizon
         near.sort(key=lambda a: (-shared[a.features.node.entry_key], abs(a.published - published),
                                  order_key(a.features.node)))
         return near[:MAX_CANDIDATES]
@@ -180,9 +184,16 @@ class ReprintIndex:
         matches, vectors = self.match(features, embed, keys)
         key = features.node.entry_key
         earlier = [m for m in matches if m.later.entry_key == key]
+        joined: dict[str, DedupNode] = {}
         if earlier:
             best = best_match(earlier)
-            root = self.root_of(best.earlier.entry_key) or best.earlier
+            # As in batch (transforms.lib.verdicts.resolve): wording matches join every cluster they reach,
+            # a meaning match only attaches the article to its best match's cluster.
+            linked = [m for m in earlier if m.kind in MERGING_KINDS] or [best]
+            for link in linked:
+                cluster_root = self.root_of(link.earlier.entry_key) or link.earlier
+                joined[cluster_root.entry_key] = cluster_root
+            root = min(joined.values(), key=order_key)
             evidence = [*best.evidence, f"matched_entry={best.earlier.entry_key}", f"candidates={len(earlier)}"]
             verdict = DedupVerdict(key, root.id, DedupInfo(best.kind, best.score, best.earlier.id, evidence, None))
         else:
@@ -190,17 +201,26 @@ class ReprintIndex:
             verdict = DedupVerdict(key, None, DedupInfo("canonical", 0.0, None, [], None))
         self.add(features, root, vectors, keys)
         moved: list[Reroot] = []
+        for old_root in joined.values():  # clusters this article's wording joined move under the earliest root
+            if old_root.entry_key != root.entry_key:
+                moved += self._move_cluster(old_root, root, None)
+        moved: list[Reroot] = []
         copies = sorted((m for m in matches if m.earlier.entry_key == key), key=lambda m: order_key(m.later))
         for match in copies:
             old_root = self.root_of(match.later.entry_key)
             if old_root is None or old_root.published <= root.published:
                 continue  # already in a cluster rooted no later than ours
-            for article in self.articles.values():  # a scan, but corrections are rare
-                if article.root.entry_key == old_root.entry_key:
-                    article.root = root
-                    direct = match if article.features.node.entry_key == match.later.entry_key else None
-                    moved.append(Reroot(article.features.node, old_root, root, direct))
+            moved += self._move_cluster(old_root, root, match)
         return verdict, moved
+
+    def _move_cluster(self, old_root: DedupNode, root: DedupNode, match: Match | None) -> list[Reroot]:
+        moved = []
+        for article in self.articles.values():  # a scan, but corrections are rare
+            if article.root.entry_key == old_root.entry_key:
+                article.root = root
+                direct = match if match and article.features.node.entry_key == match.later.entry_key else None
+                moved.append(Reroot(article.features.node, old_root, root, direct))
+        return moved
 
     def set_root(self, entry_key: str, root: DedupNode) -> None:
         article = self.articles.get(entry_key)
@@ -261,6 +281,7 @@ class ReprintIndex:
             "op": "add", "node": list(f.node), "root": list(article.root), "source_domain": f.source_domain,
             "site_name": f.site_name, "text_hash": f.text_hash,
             "shingles": base64.b64encode(f.shingles).decode("ascii"),
+            "narrative": base64.b64encode(f.narrative).decode("ascii"),
             "keys": _pack("Q", article.keys), "anchors": list(f.anchors), "sentences": list(f.sentences),
             "attributed_source": f.attributed_source,
             "vectors": base64.b64encode(article.vectors).decode("ascii") if article.vectors else None,
@@ -276,7 +297,8 @@ class ReprintIndex:
             return
         features = DocFeatures(
             node=DedupNode(*row["node"]), source_domain=row["source_domain"], site_name=row["site_name"],
-            text_hash=row["text_hash"], shingles=base64.b64decode(row["shingles"]), minhash=[],
+            text_hash=row["text_hash"], shingles=base64.b64decode(row["shingles"]),
+            narrative=base64.b64decode(row.get("narrative", row["shingles"])), minhash=[],
             anchors=row["anchors"], sentence_count=len(row["sentences"]), sentences=row["sentences"],
             attributed_source=row["attributed_source"])
         if features.node.entry_key in self.articles:
@@ -298,8 +320,8 @@ class ReprintIndex:
             document = json.loads(zlib.decompress(data))
         except (zlib.error, ValueError) as error:
             raise ValueError(f"not a reprint index: {error}") from None
-        if document.get("format") != FORMAT_VERSION:
-            raise ValueError(f"reprint index format {document.get('format')!r}, expected {FORMAT_VERSION}")
+        if document.get("format") not in READABLE_FORMATS:
+            raise ValueError(f"reprint index format {document.get('format')!r}, expected one of {READABLE_FORMATS}")
         index = cls(document["horizon_days"])
         for row in document["articles"]:
             index.apply({"op": "add", **row})

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-# A sentence ends at . ! or ? (optionally followed by a closing quote) before a
-# space and an upper-case letter, digit or opening quote.
-_BOUNDARY_RE = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]?\s+(?=[\"'\u201c\u2018(]?[A-Z0-9])")
+# A sentence ends at . ! ? or the Devanagari danda (optionally followed by a closing quote) before a space
+# and a word that does not start in lower case (scripts without case, such as Devanagari, have none).
+_BOUNDARY_RE = re.compile(r"(?<=[.!?\u0964])[\"'\u201d\u2019)\u00bb]?\s+"
+                          r"(?=[\"'\u201c\u2018(\u00ab\u00bf\u00a1]?[^\W_])")
 # Abbreviations that end in a full stop without ending a sentence.
 _ABBREVIATIONS = ("Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "St.", "Gen.", "Sen.", "Rep.", "Gov.", "Lt.", "Col.",
                   "Sgt.", "Capt.", "Jr.", "Sr.", "No.", "Co.", "Inc.", "Ltd.", "U.S.", "U.K.", "U.N.", "E.U.",
@@ -15,7 +16,7 @@ MIN_WORDS = 4  # shorter lines (datelines, credits, "Advertisement") are not sta
 # A statement ends like one. List items (tour dates, results tables), captions
 # and headings do not, and would otherwise align one to one between any two
 # articles that print the same list.
-_STATEMENT_END_RE = re.compile(r"[.!?][\"'\u201d\u2019)\]]*$")
+_STATEMENT_END_RE = re.compile(r"[.!?\u0964][\"'\u201d\u2019)\]\u00bb]*$")
 MAX_SENTENCES = 80  # long articles are compared on their first 80 sentences
 
 
@@ -29,7 +30,7 @@ def split_sentences(text: str, max_sentences: int = MAX_SENTENCES) -> list[str]:
         pieces = _BOUNDARY_RE.split(paragraph)
         merged: list[str] = []
         for piece in pieces:
-            if merged and merged[-1].endswith(_ABBREVIATIONS):
+            if merged and (merged[-1].endswith(_ABBREVIATIONS) or _starts_lower(piece)):
                 merged[-1] = f"{merged[-1]} {piece}"
             else:
                 merged.append(piece)
@@ -38,3 +39,9 @@ def split_sentences(text: str, max_sentences: int = MAX_SENTENCES) -> list[str]:
         if len(sentences) >= max_sentences:
             break
     return sentences[:max_sentences]
+
+
+def _starts_lower(piece: str) -> bool:
+    """A piece that goes on in lower case continues the sentence before it ("e.g. the", "a.m. on")."""
+    first = next((ch for ch in piece if ch.isalpha()), "")
+    return first.islower()

@@ -1,27 +1,36 @@
 """Is one article a copy of another? Pairwise scoring of two articles' features.
 
 This is the only place that decides what a duplicate is; candidate
-generation and verdict resolution do not change when scoring does.
+generation and verdict resolution do not change when scoring does. Features
+come from the articles' prose only (``transforms.lib.prose``: menus,
+captions, teasers and credit lines left out), and the thresholds were
+chosen on real republished pages (``bench/eval_dedup.py``, event folds of
+``../shared/corpora/reprints-dev``), not on text written for the project.
 
 Two steps, cheapest first:
 
 ``score_pair`` (word shingles, no model):
     ``same_text``      identical normalised body;
-    ``near_verbatim``  word 5-shingle Jaccard >= NEAR_VERBATIM_JACCARD;
-    ``edited``         most of the shorter text's shingles are in the longer one.
+    ``near_verbatim``  word 5-shingle Jaccard >= ``near_verbatim_jaccard``;
+    ``edited``         a copied passage: at least ``edited_narrative_shingles``
+                       shared shingles of the reporter's own narrative (words
+                       outside quotation marks), however much furniture or
+                       new material surrounds them; or most of the shorter
+                       text's shingles in the longer one.
 
 ``score_paraphrase`` (sentence embeddings), only for pairs that
-``needs_meaning_check`` lets through (they share enough names and numbers):
+``needs_meaning_check`` lets through:
     ``paraphrase``     the sentences of both texts align one to one, in order,
-                       with cosine >= SENTENCE_MATCH, covering most of the
-                       shorter text and a good part of the longer one.
+                       with cosine >= ``sentence_match``: many of them and most
+                       of the shorter text, or fewer when the two also share
+                       narrative wording or one credits the other's outlet.
 
-Independent reports of one event share names, numbers and even a quoted
-statement, but each writer adds their own material in their own order: few
-of their sentences align in sequence. That is what the coverage thresholds
-test; a credit line naming the other outlet ("(Daily Herald)") relaxes them.
-``KIND_RANK`` orders kinds from strongest; ``same_url`` and ``same_guid``
-come from the feeds (``transforms.dedup``).
+Independent reports of one event share names, numbers and quoted statements
+(every outlet quotes the same minister), but each writer adds their own
+material in their own order and words: quoted shingles do not count as
+copied narrative, and few sentences align in sequence. ``KIND_RANK`` orders
+kinds from strongest; ``same_url`` and ``same_guid`` come from the feeds
+(``transforms.dedup``).
 """
 
 from __future__ import annotations
@@ -37,19 +46,30 @@ from transforms.lib.fingerprints import unpack_shingles
 
 KIND_RANK = {"same_url": 0, "same_guid": 1, "same_text": 2, "near_verbatim": 3, "edited": 4, "paraphrase": 5}
 
-NEAR_VERBATIM_JACCARD = 0.80
-EDITED_CONTAINMENT = 0.60
-# Below this many shingles a text is too short for containment to mean much
-# (a shared quotation alone could make up most of it).
-MIN_SHINGLES_FOR_CONTAINMENT = 30
 
-SENTENCE_MATCH = 0.60  # cosine at which two sentences state the same thing (all-MiniLM-L6-v2)
+class Thresholds(NamedTuple):
+    """What counts as a copy. ``DEFAULT`` is what the pipeline uses; ``bench/eval_dedup.py`` chooses them on
+    half of reprints-dev's events and reports the other half."""
+
+    near_verbatim_jaccard: float = 0.80
+    edited_narrative_shingles: int = 20  # about 25 words of narrative copied word for word ...
+    edited_narrative_share: float = 0.15  # ... making up this share of the shorter text's narrative ...
+    copied_passage_shingles: int = 40  # ... or this much copied narrative, whatever its share
+    edited_containment: float = 0.50  # share of the shorter text's shingles found in the longer one ...
+    containment_min_narrative: int = 10  # ... when at least this many narrative shingles are shared (not a quote)
+    sentence_match: float = 0.70  # cosine at which two sentences state the same thing (all-MiniLM-L6-v2)
+    paraphrase_sentences: int = 6  # aligned sentences, in order ...
+    paraphrase_coverage: float = 0.80  # ... covering this share of the shorter text's sentences
+    supported_sentences: int = 4  # fewer aligned sentences suffice ...
+    supported_coverage: float = 0.60
+    supported_narrative_shingles: int = 12  # ... when the texts also share this much narrative wording
+    credited_coverage: float = 0.45  # or when the later text credits the earlier one's outlet ("(BBC)")
+    meaning_check_anchor_jaccard: float = 0.15  # worth embedding: names and numbers in common ...
+    meaning_check_shared_shingles: int = 3  # ... or some wording in common, or a credit
+
+
+DEFAULT = Thresholds()
 ALIGN_GAP = 0.55  # a pair adds (cosine - gap) to the alignment: only similar sentences are worth aligning
-PARAPHRASE_ANCHOR_JACCARD = 0.35  # share of names and numbers in common
-PARAPHRASE_COVERAGE_SHORT = 0.60  # aligned share of the shorter text's sentences
-PARAPHRASE_COVERAGE_LONG = 0.40  # aligned share of the longer text's sentences (copies may be trimmed)
-CREDITED_COVERAGE_SHORT = 0.45  # the same, when the later text credits the earlier one's outlet
-CREDITED_COVERAGE_LONG = 0.30
 MIN_ALIGNED_SENTENCES = 3
 
 
@@ -59,23 +79,50 @@ class PairScore(NamedTuple):
     evidence: list[str]
 
 
-def score_pair(later: DocFeatures, earlier: DocFeatures) -> PairScore | None:
-    """Copy by wording: same_text, near_verbatim or edited; None when the wording differs."""
-    if later.text_hash == earlier.text_hash and later.shingles:
-        return PairScore("same_text", 1.0, ["text_hash=equal"])
-    set_a, set_b = unpack_shingles(later.shingles), unpack_shingles(earlier.shingles)
+class Wording(NamedTuple):
+    """How much wording two texts share (``wording_measures``)."""
+
+    shared: int  # word 5-shingles in common
+    jaccard: float
+    containment: float  # shared / the shorter text's shingles
+    narrative: int  # shared shingles outside quotation marks in both texts
+    narrative_share: float  # narrative / the shorter text's narrative shingles
+
+
+def wording_measures(a: DocFeatures, b: DocFeatures) -> Wording | None:
+    """None when a text has no shingles."""
+    set_a, set_b = unpack_shingles(a.shingles), unpack_shingles(b.shingles)
     if not len(set_a) or not len(set_b):
         return None
     shared = len(np.intersect1d(set_a, set_b, assume_unique=True))
-    jaccard = shared / (len(set_a) + len(set_b) - shared)
-    smaller = min(len(set_a), len(set_b))
-    containment = shared / smaller
-    evidence = [f"shingle_jaccard={jaccard:.3f}", f"shingle_containment={containment:.3f}", f"shared_shingles={shared}"]
-    if jaccard >= NEAR_VERBATIM_JACCARD:
-        return PairScore("near_verbatim", round(jaccard, 4), evidence)
-    if smaller >= MIN_SHINGLES_FOR_CONTAINMENT and containment >= EDITED_CONTAINMENT:
-        return PairScore("edited", round(containment, 4), evidence)
+    narrative_a, narrative_b = unpack_shingles(a.narrative), unpack_shingles(b.narrative)
+    narrative = len(np.intersect1d(narrative_a, narrative_b, assume_unique=True))
+    return Wording(shared, shared / (len(set_a) + len(set_b) - shared), shared / min(len(set_a), len(set_b)),
+                   narrative, narrative / max(1, min(len(narrative_a), len(narrative_b))))
+
+
+def decide_wording(later: DocFeatures, earlier: DocFeatures, wording: Wording | None,
+                   thresholds: Thresholds = DEFAULT) -> PairScore | None:
+    if later.text_hash == earlier.text_hash and later.shingles:
+        return PairScore("same_text", 1.0, ["text_hash=equal"])
+    if wording is None:
+        return None
+    w, t = wording, thresholds
+    evidence = [f"shingle_jaccard={w.jaccard:.3f}", f"shingle_containment={w.containment:.3f}",
+                f"shared_shingles={w.shared}", f"shared_narrative_shingles={w.narrative}",
+                f"narrative_share={w.narrative_share:.3f}"]
+    if w.jaccard >= t.near_verbatim_jaccard:
+        return PairScore("near_verbatim", round(w.jaccard, 4), evidence)
+    if (w.narrative >= t.copied_passage_shingles
+            or (w.narrative >= t.edited_narrative_shingles and w.narrative_share >= t.edited_narrative_share)
+            or (w.containment >= t.edited_containment and w.narrative >= t.containment_min_narrative)):
+        return PairScore("edited", round(max(w.containment, w.narrative_share), 4), evidence)
     return None
+
+
+def score_pair(later: DocFeatures, earlier: DocFeatures, thresholds: Thresholds = DEFAULT) -> PairScore | None:
+    """Copy by wording: same_text, near_verbatim or edited; None when the wording differs."""
+    return decide_wording(later, earlier, wording_measures(later, earlier), thresholds)
 
 
 def anchor_jaccard(a: DocFeatures, b: DocFeatures) -> float:
@@ -98,11 +145,14 @@ def _squash(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower().removeprefix("the "))
 
 
-def needs_meaning_check(later: DocFeatures, earlier: DocFeatures) -> bool:
+def needs_meaning_check(later: DocFeatures, earlier: DocFeatures, thresholds: Thresholds = DEFAULT) -> bool:
     """Whether a pair that is not a wording copy could still be a paraphrase (worth embedding)."""
     if min(later.sentence_count, earlier.sentence_count) < MIN_ALIGNED_SENTENCES:
         return False
-    return anchor_jaccard(later, earlier) >= PARAPHRASE_ANCHOR_JACCARD or credits(later, earlier)
+    if anchor_jaccard(later, earlier) >= thresholds.meaning_check_anchor_jaccard or credits(later, earlier):
+        return True
+    wording = wording_measures(later, earlier)
+    return wording is not None and wording.shared >= thresholds.meaning_check_shared_shingles
 
 
 def monotone_alignment(similarity: np.ndarray, gap: float = ALIGN_GAP) -> list[tuple[int, int]]:
@@ -127,28 +177,56 @@ def monotone_alignment(similarity: np.ndarray, gap: float = ALIGN_GAP) -> list[t
     return pairs[::-1]
 
 
-def score_paraphrase(later: DocFeatures, earlier: DocFeatures, later_vectors: bytes, earlier_vectors: bytes
-                     ) -> PairScore | None:
-    """Copy by meaning: the two texts' sentences align in order. None when they do not."""
+class Meaning(NamedTuple):
+    """How two texts' sentences align (``meaning_measures``)."""
+
+    aligned_cosines: list[float]  # of the monotone alignment's pairs, in order
+    sentences_later: int
+    sentences_earlier: int
+    narrative: int  # shared narrative shingles (``Wording.narrative``)
+    credited: bool  # the later text credits the earlier one's outlet (``credits``)
+    anchor_jaccard: float
+
+
+def meaning_measures(later: DocFeatures, earlier: DocFeatures, later_vectors: bytes, earlier_vectors: bytes
+                     ) -> Meaning | None:
     similarity = cosine_matrix(later_vectors, earlier_vectors)
     if similarity.size == 0:
         return None
-    aligned = [(i, j) for i, j in monotone_alignment(similarity) if similarity[i, j] >= SENTENCE_MATCH]
-    n_later, n_earlier = similarity.shape
-    short, long_ = min(n_later, n_earlier), max(n_later, n_earlier)
-    coverage_short, coverage_long = len(aligned) / short, len(aligned) / long_
-    jaccard = anchor_jaccard(later, earlier)
-    credited = credits(later, earlier)
-    need_short = CREDITED_COVERAGE_SHORT if credited else PARAPHRASE_COVERAGE_SHORT
-    need_long = CREDITED_COVERAGE_LONG if credited else PARAPHRASE_COVERAGE_LONG
-    evidence = [f"aligned_sentences={len(aligned)}/{n_later}:{n_earlier}", f"coverage_short={coverage_short:.3f}",
-                f"coverage_long={coverage_long:.3f}", f"anchor_jaccard={jaccard:.3f}"]
-    if credited:
+    cosines = [float(similarity[i, j]) for i, j in monotone_alignment(similarity)]
+    wording = wording_measures(later, earlier)
+    return Meaning(cosines, similarity.shape[0], similarity.shape[1], wording.narrative if wording else 0,
+                   credits(later, earlier), anchor_jaccard(later, earlier))
+
+
+def decide_meaning(later: DocFeatures, meaning: Meaning | None, thresholds: Thresholds = DEFAULT
+                   ) -> PairScore | None:
+    if meaning is None:
+        return None
+    m, t = meaning, thresholds
+    aligned = [c for c in m.aligned_cosines if c >= t.sentence_match]
+    n = len(aligned)
+    short, long_ = min(m.sentences_later, m.sentences_earlier), max(m.sentences_later, m.sentences_earlier)
+    coverage_short, coverage_long = n / short, n / long_
+    copied = (
+        (n >= t.paraphrase_sentences and coverage_short >= t.paraphrase_coverage)
+        or (n >= t.supported_sentences and coverage_short >= t.supported_coverage
+            and m.narrative >= t.supported_narrative_shingles)
+        or (m.credited and n >= MIN_ALIGNED_SENTENCES and coverage_short >= t.credited_coverage)
+    )
+    if not copied:
+        return None
+    evidence = [f"aligned_sentences={n}/{m.sentences_later}:{m.sentences_earlier}",
+                f"coverage_short={coverage_short:.3f}", f"coverage_long={coverage_long:.3f}",
+                f"shared_narrative_shingles={m.narrative}", f"anchor_jaccard={m.anchor_jaccard:.3f}",
+                f"mean_aligned_cosine={float(np.mean(aligned)):.3f}"]
+    if m.credited:
         evidence.append(f"credits={later.attributed_source}")
-    if (len(aligned) >= MIN_ALIGNED_SENTENCES and coverage_short >= need_short and coverage_long >= need_long
-            and (jaccard >= PARAPHRASE_ANCHOR_JACCARD or credited)):
-        mean_cosine = float(np.mean([similarity[i, j] for i, j in aligned]))
-        score = 2 * coverage_short * coverage_long / (coverage_short + coverage_long)
-        evidence.append(f"mean_aligned_cosine={mean_cosine:.3f}")
-        return PairScore("paraphrase", round(score, 4), evidence)
-    return None
+    return PairScore("paraphrase", round(2 * coverage_short * coverage_long / (coverage_short + coverage_long), 4),
+                     evidence)
+
+
+def score_paraphrase(later: DocFeatures, earlier: DocFeatures, later_vectors: bytes, earlier_vectors: bytes,
+                     thresholds: Thresholds = DEFAULT) -> PairScore | None:
+    """Copy by meaning: the two texts' sentences align in order. None when they do not."""
+    return decide_meaning(later, meaning_measures(later, earlier, later_vectors, earlier_vectors), thresholds)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# A document with no date (``newsbeam dedup`` input without "published"): it sorts first, and the
+# dedup horizon does not apply to it (it is compared with articles of any date).
+UNKNOWN_TIME = "1970-01-01T00:00:00Z"
 
 
 def utc_now() -> str:
