@@ -7,6 +7,7 @@ from transforms.lib.fingerprints import comparable_paragraphs
 from transforms.lib.prose import is_prose, prose_paragraphs, quoted_flags
 from transforms.lib.similarity import score_pair
 
+WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
 STORY = [
     "Emergency teams pulled three bodies from the rubble of the landslide on Sunday, the agency said.",
     "Media in the Pacific nation have said the landslide buried more than 300 people and 1,100 houses.",
@@ -68,3 +69,17 @@ def test_a_shared_quotation_is_not_a_copied_passage():
                           "Reporter two also spoke to engineers about how the road could be rebuilt next year.",
                           quote])
     assert score_pair(one, two) is None
+
+
+def test_a_passage_two_pages_of_one_site_share_is_its_furniture_not_a_copy():
+    """Two press releases of one company share its "About" paragraph: not a reprint (a real case in the
+    extraction benchmark); the same passage on another outlet's page is."""
+    about = STORY
+    one = features("m", "\n\n".join([f"Release one, paragraph {w}, names a new chief strategy officer from mobile "
+                                      f"marketing and lists his {w} earlier roles in detail." for w in WORDS] + about))
+    two = features("n", "\n\n".join([f"Release two, paragraph {w}, reports which native ad units earned publishers "
+                                      f"the most in the {w} half of the year." for w in WORDS] + about))
+    assert one.source_domain == two.source_domain and score_pair(one, two) is None
+    elsewhere = features("o", "\n\n".join(["Another outlet ran the same text on its own site this morning.",
+                                           *about]))._replace(source_domain="other.example")
+    assert score_pair(elsewhere, one) is not None

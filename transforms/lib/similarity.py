@@ -113,9 +113,13 @@ def decide_wording(later: DocFeatures, earlier: DocFeatures, wording: Wording | 
                 f"narrative_share={w.narrative_share:.3f}"]
     if w.jaccard >= t.near_verbatim_jaccard:
         return PairScore("near_verbatim", round(w.jaccard, 4), evidence)
-    if (w.narrative >= t.copied_passage_shingles
-            or (w.narrative >= t.edited_narrative_shingles and w.narrative_share >= t.edited_narrative_share)
-            or (w.containment >= t.edited_containment and w.narrative >= t.containment_min_narrative)):
+    # A passage shared by two pages of one site is as likely its furniture (an "About us" paragraph, a
+    # disclaimer) as a copy: within a site only most of the text in common makes a copy.
+    across_outlets = not later.source_domain or later.source_domain != earlier.source_domain
+    passage = across_outlets and (
+        w.narrative >= t.copied_passage_shingles
+        or (w.narrative >= t.edited_narrative_shingles and w.narrative_share >= t.edited_narrative_share))
+    if passage or (w.containment >= t.edited_containment and w.narrative >= t.containment_min_narrative):
         return PairScore("edited", round(max(w.containment, w.narrative_share), 4), evidence)
     return None
 
