@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
+import glob
 import logging
+import os
+import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -64,13 +69,106 @@ def choose_runner(options: PipelineOptions) -> str:
     return standard.runner
 
 
-def clear_previous_output(output: str) -> None:
-    """Remove this pipeline's own earlier output files (and only those) from ``output``."""
+PREVIOUS_OUTPUT = ".newsbeam-previous"  # where a run keeps the output it replaces until it has finished
+
+
+def own_output_files(output: str) -> list[str]:
+    """This pipeline's own output files in ``output`` (and only those), with Beam's temporary folders."""
     patterns = [FileSystems.join(output, f"{table}-*") for table in OUTPUT_TABLES]
-    patterns += [FileSystems.join(output, "run_summary.json"), FileSystems.join(output, "tallies.jsonl")]
-    stale = [m.path for result in FileSystems.match(patterns) for m in result.metadata_list]
-    if stale:
-        FileSystems.delete(stale)
+    patterns += [FileSystems.join(output, name) for name in ("run_summary.json", "tallies.jsonl")]
+    files = [m.path for result in FileSystems.match(patterns) for m in result.metadata_list]
+    return files + beam_temp_folders(output)
+
+
+def beam_temp_folders(output: str) -> list[str]:
+    """Beam's ``beam-temp-*`` folders in ``output`` (FileSystems.match lists files, not folders)."""
+    if FileSystems.get_scheme(output) in (None, "file"):
+        return sorted(glob.glob(os.path.join(output.removeprefix("file://"), "beam-temp-*")))
+    inside = FileSystems.match([FileSystems.join(output, "beam-temp-*/*")])[0].metadata_list
+    return sorted({m.path.rsplit("/", 1)[0] for m in inside})
+
+
+_ON_INTERRUPT: list[Callable[[], None]] = []  # what a Ctrl-C must undo before the process leaves
+
+
+def _interrupted(_signum: int, _frame: object) -> None:
+    """Ctrl-C in a batch run: undo this run's partial output, say so in one line, leave with 130.
+
+    Leaving at once (``os._exit``) rather than raising KeyboardInterrupt through Beam: Beam logs it as an
+    ERROR with a traceback from inside whichever DoFn was running, and the interpreter then waits for the
+    fetch threads' requests to finish. A ``--state`` being run is safe: its new generation is written only
+    after the pipeline ends, and a lock whose process is gone is taken as stale.
+    """
+    for undo in reversed(_ON_INTERRUPT):
+        try:
+            undo()
+        except Exception as error:  # still leave; say what could not be undone
+            print(f"newsbeam: could not restore the output folder: {error}", file=sys.stderr)
+    print("newsbeam: interrupted; the output folder and the state are as they were before the run",
+          file=sys.stderr, flush=True)
+    os._exit(130)
+
+
+def check_writable(output: str) -> None:
+    """Fail before any work, in one line, when ``output`` cannot be written."""
+    probe = FileSystems.join(output, f".newsbeam-write-test-{os.getpid()}")
+    try:
+        if not FileSystems.exists(output):
+            FileSystems.mkdirs(output)
+        with FileSystems.create(probe) as handle:
+            handle.write(b"ok")
+        FileSystems.delete([probe])
+    except Exception as error:  # any filesystem's refusal: permissions, a file in the way, no such bucket
+        reason = getattr(error, "exception_details", None) or error
+        raise ValueError(f"--output {output!r} cannot be written: {_first_line(reason)}") from None
+
+
+def _first_line(error: object) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:300] if text else type(error).__name__
+
+
+class OutputSwap:
+    """A run's output replaces the previous run's only when the run completes.
+
+    ``begin`` moves the previous run's files aside (``PREVIOUS_OUTPUT``);
+    ``commit`` deletes them; ``abort`` (a failure, Ctrl-C) deletes what this
+    run wrote, Beam's temporary folders included, and puts them back, so the
+    folder is as it was before the run.
+    """
+
+    def __init__(self, output: str):
+        self.output = output
+        self.aside = FileSystems.join(output, PREVIOUS_OUTPUT)
+        self.moved: list[tuple[str, str]] = []
+
+    def begin(self) -> None:
+        if FileSystems.exists(self.aside):  # left by a run killed outright: its contents are the good output
+            self.abort()
+        earlier = [path for path in own_output_files(self.output) if "beam-temp-" not in path]
+        stale = [path for path in own_output_files(self.output) if "beam-temp-" in path]
+        if stale:
+            FileSystems.delete(stale)
+        if earlier:
+            FileSystems.mkdirs(self.aside)
+            self.moved = [(path, FileSystems.join(self.aside, path.rstrip("/").rsplit("/", 1)[-1]))
+                          for path in earlier]
+            FileSystems.rename([a for a, _ in self.moved], [b for _, b in self.moved])
+
+    def commit(self) -> None:
+        if FileSystems.exists(self.aside):
+            FileSystems.delete([self.aside])
+
+    def abort(self) -> None:
+        written = own_output_files(self.output)
+        if written:
+            FileSystems.delete(written)
+        if FileSystems.exists(self.aside):
+            kept = [m.path for m in FileSystems.match([FileSystems.join(self.aside, "*")])[0].metadata_list]
+            if kept:
+                FileSystems.rename(kept, [FileSystems.join(self.output, k.rstrip("/").rsplit("/", 1)[-1])
+                                          for k in kept])
+            FileSystems.delete([self.aside])
 
 
 def is_streaming(beam_args: list[str]) -> bool:
@@ -175,7 +273,7 @@ def run_once(config: RunConfig, beam_args: list[str], run_state: scheduled.RunSt
     """One pipeline run; returns (exit code, summary) without writing or printing the summary."""
     feed_list = read_feed_list(config.feeds)
     if not feed_list.urls and not feed_list.problems:
-        raise SystemExit("newsbeam: --feeds gave no feed URLs")
+        raise ValueError("--feeds gave no feed URLs")
     # Scheduled runs poll only the feeds that are due (adaptive intervals, Retry-After): the others are
     # listed in the summary, not dead letters, and their entries are not part of this run.
     not_due = run_state.not_due(feed_list.urls, datetime.now(UTC), config.poll_all) if run_state else {}
@@ -185,12 +283,22 @@ def run_once(config: RunConfig, beam_args: list[str], run_state: scheduled.RunSt
     if runner in NEEDS_PORTABLE_BATCHING and not config.portable_batching:
         config = dataclasses.replace(config, portable_batching=True)
     _LOG.info("running on %s: %d feeds (%d not due)", runner, len(due), len(not_due))
-    clear_previous_output(config.output)
-    started = time.monotonic()
-    pipeline = beam.Pipeline(options=options)
-    build(pipeline, config, due, feed_list.problems, run_state)
-    result = pipeline.run()
-    result.wait_until_finish()
+    check_writable(config.output)
+    swap = OutputSwap(config.output)
+    swap.begin()
+    _ON_INTERRUPT.append(swap.abort)
+    try:
+        started = time.monotonic()
+        pipeline = beam.Pipeline(options=options)
+        build(pipeline, config, due, feed_list.problems, run_state)
+        result = pipeline.run()
+        result.wait_until_finish()
+    except BaseException:  # a failed or interrupted run leaves the output folder as it found it
+        swap.abort()
+        raise
+    finally:
+        _ON_INTERRUPT.remove(swap.abort)
+    swap.commit()
     counters = read_counters(result)
     if hasattr(result, "client"):  # DaskRunner leaves its client connected to the scheduler
         result.client.close()
@@ -210,6 +318,10 @@ def run_once(config: RunConfig, beam_args: list[str], run_state: scheduled.RunSt
     if not summary["invariant"]["holds"]:
         return EXIT_INVARIANT_FAILED, summary
     if summary["failed_stages"]:
+        return EXIT_STAGE_FAILED, summary
+    if not feed_list.urls:  # every --feeds line was unusable: nothing could be read, as when every feed fails
+        summary["failed_stages"] = ["read_feed_list"]
+        summary["stages_in"]["read_feed_list"] = len(feed_list.problems)
         return EXIT_STAGE_FAILED, summary
     return 0, summary
 
@@ -238,6 +350,15 @@ def run_dedup(args: argparse.Namespace, beam_args: list[str]) -> int:
     """Only the dedup stage, on documents given as JSON lines (see pipeline/dedup_harness.py)."""
     if not FileSystems.exists(args.input):
         print(f"newsbeam dedup: --input {args.input!r} does not exist", file=sys.stderr)
+        return 2
+    if args.dedup_horizon <= 0:
+        print(f"newsbeam dedup: --dedup_horizon must be > 0, got {args.dedup_horizon}", file=sys.stderr)
+        return 2
+    folder = args.output.rsplit("/", 1)[0] if "/" in args.output else "."
+    try:
+        check_writable(folder)
+    except ValueError as error:
+        print(f"newsbeam dedup: {error}", file=sys.stderr)
         return 2
     options = PipelineOptions(beam_args)
     choose_runner(options)
@@ -269,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "runner, FnApiRunner for batch), --direct_num_workers, --direct_running_mode, --project, "
                     "--region, --temp_location, --setup_file, ...")
     add_run_arguments(run_parser, feeds_required=False)
+    for sub in (run_parser,):
+        sub.add_argument("--log_level", default=argparse.SUPPRESS, help="logging level (also before the command)")
     demo = commands.add_parser(
         "demo", help="run the pipeline on the bundled offline sample (no network)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -284,20 +407,62 @@ def build_parser() -> argparse.ArgumentParser:
     dedup.add_argument("--dead_letters", default=None, help="dead-letter file (default: OUTPUT.dead_letters.jsonl)")
     dedup.add_argument("--dedup_horizon", type=float, default=7.0, metavar="DAYS",
                        help="documents published further apart are never compared")
+    for sub in (demo, dedup):
+        sub.add_argument("--log_level", default=argparse.SUPPRESS, help="logging level (also before the command)")
     return parser
+
+
+def unknown_options(beam_args: list[str], ours: argparse.ArgumentParser) -> list[str]:
+    """Options neither newsbeam nor any of Beam's pipeline options define, each with a suggestion."""
+    try:
+        from apache_beam.runners.dask import dask_runner  # noqa: F401  (registers DaskRunner's options)
+    except ImportError:
+        pass
+    from apache_beam.options.pipeline_options import _BeamArgumentParser
+
+    beam_parser = _BeamArgumentParser(allow_abbrev=False)
+    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
+        cls._add_argparse_args(beam_parser)  # what PipelineOptions.get_all_options does
+    _known, unknown = beam_parser.parse_known_args(beam_args)
+    names = [o for p in (beam_parser, ours) for a in p._actions for o in a.option_strings]
+    for sub in ours._subparsers._group_actions if ours._subparsers else []:
+        names += [o for p in sub.choices.values() for a in p._actions for o in a.option_strings]
+    problems = []
+    for arg in unknown:
+        if not arg.startswith("--"):
+            continue
+        name = arg.split("=", 1)[0]
+        close = difflib.get_close_matches(name, names, n=1)
+        problems.append(f"{name}" + (f" (did you mean {close[0]}?)" if close else ""))
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, beam_args = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    unknown = unknown_options(beam_args, parser)
+    if unknown:
+        print(f"newsbeam: unknown option {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    if args.command in ("run", "demo", "dedup") and not is_streaming(beam_args):
+        signal.signal(signal.SIGINT, _interrupted)  # a stream handles Ctrl-C itself (cancels its job)
+    try:
+        return _command(args, beam_args)
+    except KeyboardInterrupt:
+        print("newsbeam: interrupted; the output folder and the state are as they were before the run",
+              file=sys.stderr)
+        return 130
+
+
+def _command(args: argparse.Namespace, beam_args: list[str]) -> int:
     for noisy in ("distributed", "apache_beam.runners.dask"):  # a Dask run's scheduler chatter
         logging.getLogger(noisy).setLevel(max(logging.ERROR, logging.getLogger().level))
-    if args.command == "demo":
-        return run_demo(args, beam_args)
     if args.command == "dedup":
         return run_dedup(args, beam_args)
     try:
+        if args.command == "demo":
+            return run_demo(args, beam_args)
         config = config_from_args(args)
         if is_streaming(beam_args):
             code, _summary = run_streaming(config, beam_args)

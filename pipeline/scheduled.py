@@ -171,7 +171,13 @@ def next_reprint_index(previous: bytes | None, rows: list[dict[str, Any]], horiz
             prior_root = index.root_of(root_id)
             root = prior_root or DedupNode(root_id, root_id, published.get(root_id, row["published"]))
         index.add(features, root)
-    index.evict_before((now - timedelta(days=horizon_days)).strftime(ISO_FORMAT))
+    # Evicted by event time, as the stream does with its watermark: the newest publication the index holds,
+    # minus the horizon. The same input then gives the same verdicts whatever day it runs (a wall-clock cut
+    # emptied the demo's index once its sample was a week old). A date in the future does not count.
+    newest = max((a.features.node.published for a in index.articles.values()), default=None)
+    ceiling = (now + timedelta(days=1)).strftime(ISO_FORMAT)
+    if newest is not None:
+        index.evict_beyond_horizon(min(newest, ceiling))
     return index
 
 

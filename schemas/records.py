@@ -48,6 +48,7 @@ class FeedStatus(NamedTuple):
     entries: int
     fetched_at: str
     not_before: str | None = None  # the server's Retry-After, when a failed fetch carried one: do not poll before
+    truncated: bool = False  # the document ended before its root element closed: entries after the cut are lost
 
 
 class FeedEntry(NamedTuple):

@@ -3,14 +3,15 @@
 ``EnrichEntities`` takes ``PCollection[NewsRecord]`` and returns
 ``{"records": PCollection[NewsRecord], "dead_letters": PCollection[DeadLetter]}``.
 The model is loaded once per worker by RunInference and applied to batches.
-A batch that fails is retried one text at a time; a text that still fails
-becomes a dead letter for its record (the handler returns the failure
-rather than raising, so this needs no multi-output step: see
-``transforms.tagging``).
+A batch that fails is retried one text at a time; a record whose text still
+fails keeps its place without entities (counted as ``entities.failed`` and
+logged): its duplicates point at it, so it must not become a dead letter
+after dedup. The ``dead_letters`` output stays for runners' wiring.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -19,9 +20,11 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from schemas.records import Entity, NewsRecord
 from transforms.batching import ApplyModel
-from transforms.deadletters import count, dead_letter
+from transforms.deadletters import count
 from transforms.lib.ner import MAX_NER_CHARS, load_spacy_model, merge_mentions
 from transforms.tagging import DEAD_LETTERS, MAIN, Tagged, split, tag
+
+_LOG = logging.getLogger(__name__)
 
 
 class SpacyNerModelHandler(ModelHandler[str, list[Entity], Any]):
@@ -75,7 +78,11 @@ def _entities_or_failure(model: Any, text: str) -> list[Entity] | InferenceFailu
 def _with_entities(item: tuple[NewsRecord, PredictionResult]) -> Iterable[Tagged]:
     record, result = item
     if isinstance(result.inference, InferenceFailure):
-        yield tag(DEAD_LETTERS, dead_letter("entities", "entry", record, result.inference, url=record.url))
+        # The record stays, without entities: its duplicates point at it, and an enrichment that failed
+        # must not lose the article. The failure is counted and logged, not dropped.
+        count("entities.failed")
+        _LOG.warning("entities failed for %s: %s", record.url, result.inference)
+        yield tag(MAIN, record._replace(entities=[]))
         return
     count("entities.records_with_entities" if result.inference else "entities.records_without_entities")
     yield tag(MAIN, record._replace(entities=list(result.inference)))

@@ -77,6 +77,8 @@ class ParseFeedFn(StageDoFn):
             return
         parsed = parse_feed(result)
         count("feeds.parsed")
+        if parsed.truncated:
+            count("feeds.truncated")
         count(f"feeds.format.{parsed.version}")
         for entry in parsed.entries:
             count("entries.in")
@@ -85,7 +87,8 @@ class ParseFeedFn(StageDoFn):
             count("entries.in")
             yield tag(DEAD_LETTERS, dead_letter(self.stage, "entry", bad.entry, bad, url=result.url))
         yield tag(FEED_STATUS, FeedStatus(result.url, result.status, result.etag, result.last_modified,
-                                          len(parsed.entries) + len(parsed.bad_entries), result.fetched_at))
+                                          len(parsed.entries) + len(parsed.bad_entries), result.fetched_at,
+                                          truncated=parsed.truncated))
 
 
 class ReadFeeds(beam.PTransform):

@@ -42,7 +42,13 @@ def read_feed_list(values: list[str]) -> FeedList:
             data = handle.read(MAX_FEED_LIST_BYTES + 1)
         if len(data) > MAX_FEED_LIST_BYTES:
             raise ValueError(f"feed list {value!r} is larger than {MAX_FEED_LIST_BYTES} bytes")
-        found, bad = parse_opml(data, value) if _looks_like_xml(data) else parse_url_lines(data, value)
+        if _looks_like_xml(data) or value.lower().endswith(".opml"):
+            found, bad = parse_opml(data, value)
+            broken = [p for p in bad if p.reason in ("unreadable_opml", "empty_opml")]
+            if broken:  # a list of feeds that cannot be read is an error, not a run over nothing
+                raise ValueError(f"feed list {value!r} is not an OPML document: {broken[0].value or 'empty'}")
+        else:
+            found, bad = parse_url_lines(data, value)
         urls += found
         problems += bad
     return FeedList(list(dict.fromkeys(urls)), problems)

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import feedparser
 
 from schemas.records import FeedEntry, FetchResult
-from transforms.lib.text import html_to_text
+from transforms.lib.text import clean_whitespace, html_to_text
 from transforms.lib.times import ISO_FORMAT
 from transforms.lib.urls import BadUrl, canonical_url, is_http_url, record_id, source_domain
 
@@ -51,6 +51,7 @@ class ParsedFeed(NamedTuple):
     title: str | None
     entries: list[FeedEntry]
     bad_entries: list[BadEntry]
+    truncated: bool = False  # the document ends before its root element closes: entries after the cut are lost
 
 
 def neutralise_dtd(body: bytes, max_growth: int = MAX_ENTITY_GROWTH) -> bytes:
@@ -86,15 +87,56 @@ def neutralise_dtd(body: bytes, max_growth: int = MAX_ENTITY_GROWTH) -> bytes:
 def parse_bytes(result: FetchResult) -> feedparser.FeedParserDict:
     """feedparser's own result for fetched bytes, DTD neutralised, with the response's headers."""
     headers = {"content-location": result.final_url} if result.final_url else {}
+    body = repair_encoding(result.body, result.charset)
     if result.content_type:
         headers["content-type"] = result.content_type + (f"; charset={result.charset}" if result.charset else "")
-    return feedparser.parse(neutralise_dtd(result.body), response_headers=headers, sanitize_html=True,
+    return feedparser.parse(neutralise_dtd(body), response_headers=headers, sanitize_html=True,
                             resolve_relative_uris=True)
+
+
+_XML_DECLARATION_RE = re.compile(rb"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])([A-Za-z0-9._-]+)(["'])""")
+_SINGLE_BYTE_CHARSETS = frozenset({b"windows-1252", b"cp1252", b"iso-8859-1", b"latin-1", b"latin1", b"us-ascii",
+                                   b"iso-8859-15"})
+
+
+def repair_encoding(body: bytes, header_charset: str | None) -> bytes:
+    """Two encodings feedparser misreads, made explicit (both seen in other parsers' test suites):
+
+    - UTF-16 with no byte-order mark and no declaration: every other byte of an XML document is NUL;
+      re-encoded as UTF-8;
+    - UTF-8 bytes declared as windows-1252 / ISO-8859-1 in the XML declaration with no charset from the
+      server: decoding them as declared gives mojibake (``CafÃ©``). Bytes that are valid UTF-8 and not plain
+      ASCII are almost never meant as cp1252, so the declaration is corrected to UTF-8.
+    """
+    head = body[:200]
+    if not body.startswith((b"\xff\xfe", b"\xfe\xff")) and len(head) >= 8:
+        even, odd = head[0::2], head[1::2]
+        if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+            return _reencode(body, "utf-16-le")
+        if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+            return _reencode(body, "utf-16-be")
+    match = _XML_DECLARATION_RE.match(body)
+    if not header_charset and match and match.group(2).lower() in _SINGLE_BYTE_CHARSETS and not body.isascii():
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return body
+        return match.group(1) + b"utf-8" + match.group(3) + body[match.end():]
+    return body
+
+
+def _reencode(body: bytes, encoding: str) -> bytes:
+    try:
+        text = body.decode(encoding)
+    except UnicodeDecodeError:
+        return body
+    return re.sub(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])[A-Za-z0-9._-]+""", r"\1utf-8", text).encode("utf-8")
 
 
 def parse_feed(result: FetchResult) -> ParsedFeed:
     """Parse a fetched feed into entries, plus the entries that could not be used."""
     parsed = parse_bytes(result)
+    truncated = is_truncated(result.body, parsed)
     if not parsed.entries and not parsed.get("version"):
         problem = parsed.get("bozo_exception")
         raise FeedParseError("not_a_feed", f"no feed found in {result.url}: {problem or 'unknown format'}")
@@ -112,8 +154,23 @@ def parse_feed(result: FetchResult) -> ParsedFeed:
         if repeat:  # the same item listed twice in one feed: still one input entry each
             entry = entry._replace(entry_key=f"{entry.entry_key}~{repeat}")
         entries.append(entry)
+    if truncated and not entries:  # the cut came before the first complete entry: nothing could be read
+        raise FeedParseError("truncated_feed", f"{result.url} ends before its first entry is complete: "
+                                               f"{parsed.get('bozo_exception')}")
     feed_title = html_to_text(parsed.feed.get("title"), MAX_TITLE_CHARS) or None
-    return ParsedFeed(parsed.get("version") or "unknown", feed_title, entries, bad)
+    return ParsedFeed(parsed.get("version") or "unknown", feed_title, entries, bad, truncated)
+
+
+_ROOT_CLOSE_RE = re.compile(rb"</\s*(?:[\w-]+:)?(rss|feed|rdf|channel)\s*>\s*$", re.IGNORECASE)
+
+
+def is_truncated(body: bytes, parsed: feedparser.FeedParserDict) -> bool:
+    """A document that the XML parser found broken and that does not end by closing its root element:
+    cut off in transfer or by a server, rather than ill-formed in its middle."""
+    if not parsed.get("bozo"):
+        return False
+    tail = repair_encoding(body, None)[-400:].rstrip(b"\x00 \t\r\n")
+    return not _ROOT_CLOSE_RE.search(tail)
 
 
 def normalise_entry(raw: dict[str, Any], feed_url: str, fetched_at: str) -> FeedEntry:
@@ -136,10 +193,10 @@ def normalise_entry(raw: dict[str, Any], feed_url: str, fetched_at: str) -> Feed
         canonical_url=canonical,
         feed_url=feed_url,
         source_domain=source_domain(canonical),
-        title=html_to_text(raw.get("title"), MAX_TITLE_CHARS)[:MAX_TITLE_CHARS] or None,
+        title=text_field(raw, "title", MAX_TITLE_CHARS),
         published=published,
         published_from=published_from,
-        summary=html_to_text(raw.get("summary"), MAX_SUMMARY_CHARS)[:MAX_SUMMARY_CHARS] or None,
+        summary=text_field(raw, "summary", MAX_SUMMARY_CHARS),
         content=_entry_content(raw),
         author=html_to_text(_entry_author(raw), MAX_TITLE_CHARS)[:MAX_TITLE_CHARS] or None,
         categories=sorted({t.get("term", "").strip() for t in raw.get("tags", []) if t.get("term", "").strip()}),
@@ -147,11 +204,29 @@ def normalise_entry(raw: dict[str, Any], feed_url: str, fetched_at: str) -> Feed
     )
 
 
+_MARKUP_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
+
+
+def text_field(raw: dict[str, Any], name: str, limit: int) -> str | None:
+    """A text construct as plain text: markup is parsed only where feedparser says the field is HTML (a
+    plain-text title such as ``vector<int> in C++`` keeps its angle brackets)."""
+    value = raw.get(name)
+    if not value:
+        return None
+    kind = (raw.get(f"{name}_detail") or {}).get("type", "text/html")
+    text = html_to_text(value, limit) if kind in _MARKUP_TYPES else clean_whitespace(value[:limit])
+    return text[:limit] or None
+
+
 def _entry_link(raw: dict[str, Any], guid: str | None) -> str | None:
-    candidates = [raw.get("link")]
+    """The article's URL: FeedBurner's original link over its proxy, then the link, then a URL-shaped GUID,
+    then an enclosure (podcast and media items have no link of their own)."""
+    candidates = [raw.get("feedburner_origlink"), raw.get("link")]
     candidates += [link.get("href") for link in raw.get("links", []) if link.get("rel", "alternate") == "alternate"]
-    if guid and raw.get("guidislink", True):
+    if guid:
         candidates.append(guid)
+    candidates += [link.get("href") for link in raw.get("links", []) if link.get("rel") == "enclosure"]
+    candidates += [enclosure.get("href") for enclosure in raw.get("enclosures", [])]
     for candidate in candidates:
         if candidate and is_http_url(candidate):
             return candidate.strip()
