@@ -54,7 +54,8 @@ def test_every_feedparser_test_file_gives_entries_or_a_reason():
         try:
             feed = parse_feed(fetched(FEEDPARSER_TESTS / row["path"], headers))
         except FeedParseError as error:
-            assert error.reason == "not_a_feed"
+            # a file that ends before its root closes and yields no entry says so (the truncated-feed issue)
+            assert error.reason in ("not_a_feed", "truncated_feed"), row["path"]
             outcomes["not_a_feed"] += 1
             continue
         assert len(feed.entries) + len(feed.bad_entries) == int(row["n_entries"]), row["path"]

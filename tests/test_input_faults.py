@@ -49,29 +49,6 @@ def run_site(tmp_path: Path, files: dict[str, str], *extra: str, feeds: list[str
     return {"code": code, **read_outputs(output), "feed_status": read_table(output, "feed_status")}
 
 
-# 1. Same URL in several feeds, the first copy fails.
-def test_a_duplicate_never_points_at_an_entry_that_became_a_dead_letter(tmp_path):
-    """Two feeds list one URL; the page is gone. The entry fetched (the earliest) has no text of its own: it
-    borrows the other entry's feed text, so its record exists and the other entry is its duplicate. With no
-    text anywhere in the group, both are dead letters: none is a duplicate of a record that does not exist."""
-    bare = rss(f"<item><title>Gone</title><link>http://{HOST}/gone.html</link>"
-               "<pubDate>Tue, 18 Nov 2026 06:00:00 GMT</pubDate></item>")
-    texty = rss(f"<item><title>Gone</title><link>http://{HOST}/gone.html</link>"
-                "<pubDate>Tue, 18 Nov 2026 07:00:00 GMT</pubDate>"
-                f"<description>{' '.join(PARAGRAPHS)}</description></item>")
-    out = run_site(tmp_path, {"/a.xml": bare, "/b.xml": texty},
-                   feeds=[f"http://{HOST}/a.xml", f"http://{HOST}/b.xml"])
-    records, duplicates, dead = out["records"], out["duplicates"], out["dead_letters"]
-    assert len(records) == 1 and records[0]["body_source"] == "feed" and "Paragraph 3" in records[0]["body"]
-    assert [d["duplicate_of"] for d in duplicates] == [records[0]["id"]] and dead == []
-    assert out["summary"]["invariant"]["holds"]
-    both_bare = run_site(tmp_path / "bare", {"/a.xml": bare, "/b.xml": bare.replace("06:00", "07:00")},
-                         feeds=[f"http://{HOST}/a.xml", f"http://{HOST}/b.xml"])
-    assert both_bare["records"] == [] and both_bare["duplicates"] == []
-    assert sorted(d["reason"] for d in both_bare["dead_letters"]) == ["copy_of_failed_entry", "page_http_404"]
-    assert both_bare["summary"]["invariant"]["holds"]
-
-
 # 2. Plain-text titles are not parsed as HTML.
 def test_plain_text_titles_keep_their_angle_brackets():
     feed = rss(f"<item><title>vector&lt;int&gt; in C++</title><link>http://{HOST}/1</link></item>"
@@ -252,3 +229,50 @@ def test_a_record_whose_entities_fail_stays_a_record():
     record = record_from_entry(entry(content=" ".join(PARAGRAPHS)), None, CANONICAL)
     outputs = list(_with_entities((record, PredictionResult(record.body, InferenceFailure("ValueError: boom")))))
     assert [(out.tag, out.value) for out in outputs] == [("main", record._replace(entities=[]))]
+
+
+def test_which_entry_of_a_same_url_group_becomes_the_record_does_not_depend_on_fetch_times():
+    """Undated entries carry their feed's fetch time, which differs between feeds and runs: the record is
+    the same entry whichever feed was fetched first."""
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from tests.builders import entry
+    from tests.conftest import beam_test_pipeline
+    from transforms.dedup import ExactEntryDedup
+
+    def entries(first_fetch: str, second_fetch: str):
+        one = entry(published_from="fetched")._replace(entry_key="k-one", feed_url="http://w.example/one.xml",
+                                                       published=first_fetch, fetched_at=first_fetch)
+        two = entry(published_from="fetched")._replace(entry_key="k-two", feed_url="http://w.example/two.xml",
+                                                       published=second_fetch, fetched_at=second_fetch)
+        return [one, two]
+
+    for fetches in (("2026-11-24T00:00:01Z", "2026-11-24T00:00:02Z"), ("2026-11-25T00:00:02Z",
+                                                                       "2026-11-25T00:00:01Z")):
+        with beam_test_pipeline() as p:
+            out = p | beam.Create(entries(*fetches)) | ExactEntryDedup()
+            assert_that(out["unique"] | beam.Map(lambda e: e.entry_key), equal_to(["k-one"]), label="Unique")
+            assert_that(out["duplicates"] | beam.Map(lambda e: e.entry_key), equal_to(["k-two"]), label="Dups")
+
+
+def test_over_loopback_titles_media_items_origlink_and_utf16_feeds_become_the_right_records(tmp_path):
+    """Items 2 and 4 through the whole pipeline: the feed is served as UTF-16 without a BOM."""
+    items = (f"<item><title>vector&lt;int&gt; in C++</title><link>http://{HOST}/cpp.html</link></item>"
+             "<item><title>Episode 1</title><description>" + " ".join(PARAGRAPHS) + "</description>"
+             f"<enclosure url='http://{HOST}/ep1.mp3' type='audio/mpeg' length='1'/></item>"
+             "<item><title>Proxied</title><link>http://feeds.feedburner.example/~r/x/~3/abc/</link>"
+             f"<feedburner:origLink>http://{HOST}/original.html</feedburner:origLink></item>")
+    write_site(tmp_path / "site", HOST, {
+        "/cpp.html": page("vector<int> in C++", [f"C++ story, {p}" for p in PARAGRAPHS], "Faults", []),
+        "/original.html": page("Proxied", [f"Original story, {p}" for p in PARAGRAPHS], "Faults", []),
+        "/ep1.mp3": "ID3 not a page",
+    })
+    (tmp_path / "site" / HOST / "rss.xml").write_bytes(rss(items, declaration="").encode("utf-16-le"))
+    out = run_site(tmp_path, {})
+    by_url = {r["url"]: r for r in out["records"]}
+    assert sorted(by_url) == [f"http://{HOST}/cpp.html", f"http://{HOST}/ep1.mp3", f"http://{HOST}/original.html"]
+    assert by_url[f"http://{HOST}/cpp.html"]["title"] == "vector<int> in C++"
+    assert by_url[f"http://{HOST}/ep1.mp3"]["body_source"] == "feed"
+    assert "Original story" in by_url[f"http://{HOST}/original.html"]["body"]
+    assert out["summary"]["invariant"]["holds"]

@@ -32,7 +32,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler
 
 from schemas.records import Article, DedupNode, DocFeatures, FeedEntry, Match, NewsRecord
-from transforms.deadletters import StageDoFn, count, dead_letter, with_dead_letters
+from transforms.deadletters import StageDoFn, count, with_dead_letters
 from transforms.lib.embeddings import LazySentenceEncoder
 from transforms.lib.fingerprints import article_features, candidate_keys, strong_candidate
 from transforms.lib.records import CANONICAL, record_from_article, record_from_entry
@@ -41,7 +41,7 @@ from transforms.lib.similarity import needs_meaning_check, score_pair, score_par
 from transforms.lib.times import UNKNOWN_TIME, parse_iso
 from transforms.lib.verdicts import order_key, resolve
 from transforms.sentence_vectors import EmbedSentences
-from transforms.tagging import DEAD_LETTERS, Tagged, split, tag
+from transforms.tagging import Tagged, split, tag
 
 # A bucket this large is mostly boilerplate; each member is then paired only
 # with its nearest neighbours in publication order.
@@ -76,31 +76,23 @@ def exact_keys(entry: FeedEntry) -> list[tuple[str, FeedEntry]]:
     return keys
 
 
+def representative_order(entry: FeedEntry) -> tuple[str, str, str]:
+    """Which entry of a same-URL or same-GUID group is fetched and becomes the record: the earliest dated,
+    then by record id and entry key. An entry without a date carries its feed's fetch time, which differs
+    between feeds and between runs: it must not decide, so undated entries come after dated ones."""
+    dated = entry.published if entry.published_from != "fetched" else "~"
+    return (dated, entry.id, entry.entry_key)
+
+
 def exact_group_matches(group: tuple[str, Iterable[FeedEntry]]) -> Iterable[Match]:
-    """Every later entry of a group matches the earliest one."""
+    """Every other entry of a group matches its representative (``representative_order``); the match's
+    direction is decided here, not by the entries' times (``transforms.lib.verdicts.EXACT_KINDS``)."""
     key, entries = group
-    ordered = sorted(entries, key=lambda e: order_key(entry_node(e)))
+    ordered = sorted(entries, key=representative_order)
     kind = "same_url" if key.startswith("url:") else "same_guid"
     first = entry_node(ordered[0])
     for entry in ordered[1:]:
         yield Match(entry_node(entry), first, kind, 1.0, [f"{kind}={key.split(':', 1)[1][:200]}"])
-
-
-def group_feed_text(group: tuple[str, Iterable[FeedEntry]]) -> Iterable[tuple[str, tuple[str | None, str | None]]]:
-    """(the fetched entry's key, the group's best feed text) when the fetched entry has none of its own.
-
-    Only the earliest entry of a group is fetched; if its page fails, its record is made from feed text,
-    so it borrows the longest text another entry of the group carries. Then a copy never points at an
-    entry that became a dead letter while the text to make its record was at hand.
-    """
-    _key, entries = group
-    ordered = sorted(entries, key=lambda e: order_key(entry_node(e)))
-    first = ordered[0]
-    if first.content or first.summary:
-        return
-    best = max(ordered[1:], key=lambda e: (len(e.content or ""), len(e.summary or ""), e.entry_key), default=None)
-    if best is not None and (best.content or best.summary):
-        yield first.entry_key, (best.content, best.summary)
 
 
 def _split_exact(item: tuple[str, dict[str, list[Any]]]) -> Iterable[Any]:
@@ -108,23 +100,21 @@ def _split_exact(item: tuple[str, dict[str, list[Any]]]) -> Iterable[Any]:
     for entry in grouped["entry"]:
         if grouped["later"]:
             yield tag("duplicates", entry)
-        elif grouped["text"]:
-            content, summary = max(grouped["text"], key=lambda t: (len(t[0] or ""), len(t[1] or "")))
-            count("entries.feed_text_from_group")
-            yield tag("unique", entry._replace(content=content, summary=summary))
         else:
             yield tag("unique", entry)
 
 
 class ExactEntryDedup(beam.PTransform):
     def expand(self, entries: beam.PCollection) -> dict[str, beam.PCollection]:
-        groups = entries | "ExactKeys" >> beam.FlatMap(exact_keys) | "GroupExact" >> beam.GroupByKey()
-        matches = groups | "ExactMatches" >> beam.FlatMap(exact_group_matches).with_output_types(Match)
-        texts = groups | "GroupFeedText" >> beam.FlatMap(group_feed_text)
+        matches = (
+            entries
+            | "ExactKeys" >> beam.FlatMap(exact_keys)
+            | "GroupExact" >> beam.GroupByKey()
+            | "ExactMatches" >> beam.FlatMap(exact_group_matches).with_output_types(Match)
+        )
         later_keys = matches | "LaterKey" >> beam.Map(lambda m: (m.later.entry_key, True))
         tagged = (
-            {"entry": entries | "EntryByKey" >> beam.Map(lambda e: (e.entry_key, e)), "later": later_keys,
-             "text": texts}
+            {"entry": entries | "EntryByKey" >> beam.Map(lambda e: (e.entry_key, e)), "later": later_keys}
             | "JoinExact" >> beam.CoGroupByKey()
             | "SplitExact" >> beam.FlatMap(_split_exact)
         )
@@ -399,14 +389,12 @@ class Deduplicate(beam.PTransform):
         matches = (inputs["entry_matches"], reprint_matches) | "AllMatches" >> beam.Flatten()
         records = {"articles": articles, "entry_duplicates": inputs["entry_duplicates"], "matches": matches
                    } | "Verdicts" >> ApplyVerdicts()
-        dead_letters = (dead, records["dead_letters"]) | "DedupDeadLetters" >> beam.Flatten()
-        return {**records, "dead_letters": dead_letters}
+        return {**records, "dead_letters": dead}
 
 
 class ApplyVerdicts(beam.PTransform):
     """``{"articles": (entry_key, Article), "entry_duplicates": FeedEntry, "matches": Match}`` ->
-    ``{"canonical": NewsRecord, "duplicates": NewsRecord, "dead_letters": DeadLetter}``: matches resolved in
-    one place, joined back; a duplicate of an entry that became a dead letter becomes one too."""
+    ``{"canonical": NewsRecord, "duplicates": NewsRecord}``: matches resolved in one place, joined back."""
 
     def expand(self, inputs: dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
         verdicts = (
@@ -418,38 +406,11 @@ class ApplyVerdicts(beam.PTransform):
             | "VerdictByKey" >> beam.Map(lambda v: (v.entry_key, v))
         )
         entry_duplicates = inputs["entry_duplicates"] | "DuplicateEntryByKey" >> beam.Map(lambda e: (e.entry_key, e))
-        records = split(
+        return split(
             {"article": inputs["articles"], "entry": entry_duplicates, "verdict": verdicts}
             | "JoinVerdicts" >> beam.CoGroupByKey()
             | "ApplyVerdicts" >> beam.FlatMap(_apply_verdict),
             "Verdicts", "canonical", "duplicates", types={"canonical": NewsRecord, "duplicates": NewsRecord})
-        # A duplicate must point at a record that exists: the entry it copies may have become a dead letter
-        # (its page failed and no entry of its group had feed text), and then so does the copy.
-        checked = split(
-            {"canonical": records["canonical"] | "CanonicalIds" >> beam.Map(lambda r: (r.id, True)),
-             "duplicate": records["duplicates"] | "DuplicateTargets" >> beam.Map(lambda r: (r.duplicate_of, r))}
-            | "JoinTargets" >> beam.CoGroupByKey()
-            | "CheckTargets" >> beam.FlatMap(_check_targets),
-            "Targets", "duplicates", DEAD_LETTERS, types={"duplicates": NewsRecord})
-        return {"canonical": records["canonical"], "duplicates": checked["duplicates"],
-                "dead_letters": checked[DEAD_LETTERS]}
-
-
-class CopyOfFailedEntry(Exception):
-    reason = "copy_of_failed_entry"
-
-
-def _check_targets(item: tuple[str, dict[str, list[Any]]]) -> Iterable[Any]:
-    target, grouped = item
-    for record in grouped["duplicate"]:
-        prior_run = any(e.startswith("earlier_run_entry=") for e in record.dedup.evidence)
-        if grouped["canonical"] or prior_run:  # an earlier scheduled run's record exists in its own output
-            yield tag("duplicates", record)
-            continue
-        count(f"dedup.duplicate.{record.dedup.kind}", -1)
-        error = CopyOfFailedEntry(f"a {record.dedup.kind} copy of record {target}, which could not be made "
-                                  "(see that entry's dead letter)")
-        yield tag(DEAD_LETTERS, dead_letter("dedup", "entry", record, error, url=record.url))
 
 
 class ExactVerdictsOnly(beam.PTransform):
@@ -457,8 +418,9 @@ class ExactVerdictsOnly(beam.PTransform):
 
     def expand(self, inputs: dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
         articles = inputs["articles"] | "Articles" >> beam.Map(lambda a: (a.entry_key, a))
-        return {"articles": articles, "entry_duplicates": inputs["entry_duplicates"],
-                "matches": inputs["entry_matches"]} | "Verdicts" >> ApplyVerdicts()
+        records = {"articles": articles, "entry_duplicates": inputs["entry_duplicates"],
+                   "matches": inputs["entry_matches"]} | "Verdicts" >> ApplyVerdicts()
+        return {**records, "dead_letters": inputs["articles"].pipeline | "NoDeadLetters" >> beam.Create([])}
 
 
 __all__ = ["Deduplicate", "ExactEntryDedup", "ExactVerdictsOnly", "SkipSeenEntries"]

@@ -204,6 +204,8 @@ def normalise_entry(raw: dict[str, Any], feed_url: str, fetched_at: str) -> Feed
     )
 
 
+_HTML_TAG_RE = re.compile(r"</?(a|b|i|u|em|strong|p|br|span|div|script|style|img|font|small|big|sub|sup|code|pre|"
+                          r"ul|ol|li|h[1-6]|iframe|object|embed)\b[^>]*>", re.IGNORECASE)
 _MARKUP_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
 
 
@@ -214,7 +216,10 @@ def text_field(raw: dict[str, Any], name: str, limit: int) -> str | None:
     if not value:
         return None
     kind = (raw.get(f"{name}_detail") or {}).get("type", "text/html")
-    text = html_to_text(value, limit) if kind in _MARKUP_TYPES else clean_whitespace(value[:limit])
+    # RSS titles are often escaped HTML that feedparser's guess calls plain text (it does for <script>):
+    # common HTML tags still make it markup; other angle brackets (vector<int>, <title>) are text.
+    markup = kind in _MARKUP_TYPES or _HTML_TAG_RE.search(value)
+    text = html_to_text(value, limit) if markup else clean_whitespace(value[:limit])
     return text[:limit] or None
 
 

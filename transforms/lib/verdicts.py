@@ -33,9 +33,13 @@ def order_key(node: DedupNode) -> tuple[str, str, str]:
     return (node.published, node.id, node.entry_key)
 
 
+# Matches made from the feeds before fetching: their direction (which entry is the record) is chosen there.
+EXACT_KINDS = frozenset({"same_url", "same_guid"})
+
+
 def oriented(match: Match) -> Match:
-    """The match with ``earlier`` really the earlier of the two."""
-    if order_key(match.later) < order_key(match.earlier):
+    """The match with ``earlier`` really the earlier of the two (exact matches keep their direction)."""
+    if match.kind not in EXACT_KINDS and order_key(match.later) < order_key(match.earlier):
         return match._replace(later=match.earlier, earlier=match.later)
     return match
 
@@ -66,16 +70,18 @@ def resolve(matches: Iterable[Match]) -> list[DedupVerdict]:
         outgoing[match.earlier.entry_key].append(match)
 
     clusters = Clusters()
+    for node in nodes.values():
+        clusters.add(node)
     best_of: dict[str, Match] = {}
     for node in sorted(nodes.values(), key=order_key):
-        clusters.add(node)
         candidates = incoming.get(node.entry_key)
         if not candidates:
             continue
         best_of[node.entry_key] = best_match(candidates)
         merging = [m for m in candidates if m.kind in MERGING_KINDS]
         for match in merging or [best_of[node.entry_key]]:
-            clusters.join(node.entry_key, match.earlier.entry_key)
+            # An exact match's earlier side is the fetched entry: its cluster's root stays the root.
+            clusters.join(node.entry_key, match.earlier.entry_key, keep=match.kind in EXACT_KINDS)
 
     verdicts: list[DedupVerdict] = []
     duplicates_of: dict[str, int] = defaultdict(int)
@@ -119,11 +125,12 @@ class Clusters:
             entry_key = parent[entry_key]
         return entry_key
 
-    def join(self, a: str, b: str) -> None:
+    def join(self, a: str, b: str, keep: bool = False) -> None:
+        """One cluster of ``a``'s and ``b``'s; its root is the earlier root, or ``b``'s with ``keep``."""
         root_a, root_b = self.find(a), self.find(b)
         if root_a == root_b:
             return
-        if order_key(self._node[root_b]) < order_key(self._node[root_a]):
+        if keep or order_key(self._node[root_b]) < order_key(self._node[root_a]):
             root_a, root_b = root_b, root_a
         self._parent[root_b] = root_a
 
