@@ -37,7 +37,7 @@ from transforms.lib.embeddings import LazySentenceEncoder
 from transforms.lib.fingerprints import article_features, candidate_keys, strong_candidate
 from transforms.lib.records import CANONICAL, record_from_article, record_from_entry
 from transforms.lib.reprint_index import ReprintIndex
-from transforms.lib.similarity import needs_meaning_check, score_pair, score_paraphrase
+from transforms.lib.similarity import decide_wording, needs_meaning_check, score_paraphrase, wording_measures
 from transforms.lib.times import UNKNOWN_TIME, parse_iso
 from transforms.lib.verdicts import order_key, resolve
 from transforms.sentence_vectors import EmbedSentences
@@ -256,10 +256,11 @@ class ScoreWordingFn(beam.DoFn):
     def process(self, pair: tuple[DocFeatures, DocFeatures]) -> Iterable[Any]:
         later, earlier = pair
         count("dedup.pairs_compared")
-        scored = score_pair(later, earlier)
+        wording = wording_measures(later, earlier)  # once: scoring and the meaning gate both read it
+        scored = decide_wording(later, earlier, wording)
         if scored is not None:
             yield tag(self.MATCHES, Match(later.node, earlier.node, scored.kind, scored.score, scored.evidence))
-        elif needs_meaning_check(later, earlier):
+        elif needs_meaning_check(later, earlier, wording=wording):
             count("dedup.pairs_meaning_checked")
             yield tag(self.MEANING, (earlier.node.entry_key, later.node.entry_key))
 

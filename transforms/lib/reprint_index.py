@@ -33,7 +33,7 @@ from schemas.records import DedupInfo, DedupNode, DedupVerdict, DocFeatures, Mat
 from transforms.lib.bucket_store import BucketStore
 from transforms.lib.embeddings import DIMENSIONS
 from transforms.lib.fingerprints import candidate_keys, strong_candidate
-from transforms.lib.similarity import needs_meaning_check, score_pair, score_paraphrase
+from transforms.lib.similarity import decide_wording, needs_meaning_check, score_paraphrase, wording_measures
 from transforms.lib.times import ISO_FORMAT, parse_iso
 from transforms.lib.verdicts import MERGING_KINDS, best_match, order_key
 
@@ -138,8 +138,9 @@ class ReprintIndex:
             # served), so a stream never corrects a verdict it emitted over a tie.
             if features.node.published < other.features.node.published:
                 later, earlier = earlier, later
-            scored = score_pair(later, earlier)
-            if scored is None and embed is not None and needs_meaning_check(later, earlier):
+            wording = wording_measures(later, earlier)  # once: scoring and the meaning gate both read it
+            scored = decide_wording(later, earlier, wording)
+            if scored is None and embed is not None and needs_meaning_check(later, earlier, wording=wording):
                 if vectors is None:
                     vectors = embed(list(features.sentences))
                 if other.vectors is None:

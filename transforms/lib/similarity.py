@@ -149,13 +149,15 @@ def _squash(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower().removeprefix("the "))
 
 
-def needs_meaning_check(later: DocFeatures, earlier: DocFeatures, thresholds: Thresholds = DEFAULT) -> bool:
-    """Whether a pair that is not a wording copy could still be a paraphrase (worth embedding)."""
+def needs_meaning_check(later: DocFeatures, earlier: DocFeatures, thresholds: Thresholds = DEFAULT,
+                        wording: Wording | None = None) -> bool:
+    """Whether a pair that is not a wording copy could still be a paraphrase (worth embedding). ``wording``:
+    the pair's ``wording_measures`` when the caller has them (they are computed otherwise)."""
     if min(later.sentence_count, earlier.sentence_count) < MIN_ALIGNED_SENTENCES:
         return False
     if anchor_jaccard(later, earlier) >= thresholds.meaning_check_anchor_jaccard or credits(later, earlier):
         return True
-    wording = wording_measures(later, earlier)
+    wording = wording or wording_measures(later, earlier)
     return wording is not None and wording.shared >= thresholds.meaning_check_shared_shingles
 
 
