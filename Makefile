@@ -4,8 +4,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The BigQuery emulator the tests start lives in its own environment (tests/bigquery_emulator.py).
+BQ_VENV := .venv-bqemulator
+BQ_STAMP := $(BQ_VENV)/.installed
 
-.PHONY: install run test lint bench bench-large clean eval-dedup
+.PHONY: install install-bqemulator run test lint bench bench-large clean eval-dedup
 
 $(STAMP): requirements.txt requirements-dev.txt setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -17,12 +20,20 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py
 
 install: $(STAMP)
 
+$(BQ_STAMP): requirements-bqemulator.txt
+	$(PYTHON) -m venv $(BQ_VENV)
+	$(BQ_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BQ_VENV)/bin/python -m pip install --quiet -r requirements-bqemulator.txt
+	touch $(BQ_STAMP)
+
+install-bqemulator: $(BQ_STAMP)
+
 run: $(STAMP)
 	$(VENV)/bin/newsbeam demo --output out
 
-test: $(STAMP)
+test: $(STAMP) $(BQ_STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	NEWSBEAM_REQUIRE_BIGQUERY_EMULATOR=1 $(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

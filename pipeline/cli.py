@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import difflib
 import glob
+import json
 import logging
 import os
 import signal
@@ -13,13 +14,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
 from pipeline import scheduled
 from pipeline.dedup_harness import build_dedup
@@ -38,15 +38,18 @@ from pipeline.summary import (
     summarise_robots,
     write_summary,
 )
+from schemas.derive import arrow_schema, bigquery_schema, json_schema
+from transforms.bigquery import TABLES
 from transforms.deadletters import keep_local_tally, local_tally
 from transforms.lib.feedlist import FeedList, read_feed_list
+from transforms.lib.times import now
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample"
 OUTPUT_TABLES = ("records", "duplicates", "dead_letters", "seen_before", "feed_status", "robots")
 # Runners Beam ships but does not know by short name.
-RUNNER_ALIASES = {"DaskRunner": "apache_beam.runners.dask.dask_runner.DaskRunner"}
+RUNNER_ALIASES = {"DaskRunner": "pipeline.dask_runner.DaskRunner"}  # Beam's, with bounded partitions
 # Runners that drop what a DoFn emits in finish_bundle (so BatchElements and RunInference lose data).
-NEEDS_PORTABLE_BATCHING = {"apache_beam.runners.dask.dask_runner.DaskRunner"}
+NEEDS_PORTABLE_BATCHING = {"pipeline.dask_runner.DaskRunner", "apache_beam.runners.dask.dask_runner.DaskRunner"}
 # Runners whose streaming job lives in this process (the launcher waits for Ctrl-C).
 LOCAL_STREAMING_RUNNERS = {"BundleBasedDirectRunner", "DirectRunner", "SwitchingDirectRunner"}
 EXIT_INVARIANT_FAILED = 3
@@ -67,6 +70,16 @@ def choose_runner(options: PipelineOptions) -> str:
         standard.runner = "BundleBasedDirectRunner" if standard.streaming else "FnApiRunner"
     standard.runner = RUNNER_ALIASES.get(standard.runner, standard.runner)
     return standard.runner
+
+
+def check_bigquery(config: RunConfig, options: PipelineOptions) -> None:
+    """A batch BigQuery write by file loads stages its files on GCS: refuse a run that has nowhere to put them."""
+    if config.bigquery is None or (config.bigquery_method or "FILE_LOADS") != "FILE_LOADS":
+        return
+    temp = options.view_as(GoogleCloudOptions).temp_location or ""
+    if not temp.startswith("gs://"):
+        raise ValueError("--bigquery_table with file loads (the batch default) needs --temp_location gs://BUCKET/tmp "
+                         "(or --bigquery_method STREAMING_INSERTS)")
 
 
 PREVIOUS_OUTPUT = ".newsbeam-previous"  # where a run keeps the output it replaces until it has finished
@@ -276,13 +289,14 @@ def run_once(config: RunConfig, beam_args: list[str], run_state: scheduled.RunSt
         raise ValueError("--feeds gave no feed URLs")
     # Scheduled runs poll only the feeds that are due (adaptive intervals, Retry-After): the others are
     # listed in the summary, not dead letters, and their entries are not part of this run.
-    not_due = run_state.not_due(feed_list.urls, datetime.now(UTC), config.poll_all) if run_state else {}
+    not_due = run_state.not_due(feed_list.urls, now(), config.poll_all) if run_state else {}
     due = [url for url in feed_list.urls if url not in not_due]
     options = PipelineOptions(beam_args)
     runner = choose_runner(options)
     if runner in NEEDS_PORTABLE_BATCHING and not config.portable_batching:
         config = dataclasses.replace(config, portable_batching=True)
     _LOG.info("running on %s: %d feeds (%d not due)", runner, len(due), len(not_due))
+    check_bigquery(config, options)
     check_writable(config.output)
     swap = OutputSwap(config.output)
     swap.begin()
@@ -407,9 +421,29 @@ def build_parser() -> argparse.ArgumentParser:
     dedup.add_argument("--dead_letters", default=None, help="dead-letter file (default: OUTPUT.dead_letters.jsonl)")
     dedup.add_argument("--dedup_horizon", type=float, default=7.0, metavar="DAYS",
                        help="documents published further apart are never compared")
+    schema = commands.add_parser(
+        "schema", help="print the output tables' schemas (derived from schemas/records.py)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="For `bq mk --schema`, a JSON Schema validator or Arrow/Parquet readers.")
+    schema.add_argument("--format", dest="fmt", choices=SCHEMA_FORMATS, default="bigquery")
+    schema.add_argument("--table", choices=tuple(TABLES), default="records")
     for sub in (demo, dedup):
         sub.add_argument("--log_level", default=argparse.SUPPRESS, help="logging level (also before the command)")
     return parser
+
+
+SCHEMA_FORMATS = ("bigquery", "json", "arrow")
+
+
+def print_schema(args: argparse.Namespace) -> int:
+    record_type = TABLES[args.table]
+    if args.fmt == "bigquery":
+        print(json.dumps(bigquery_schema(record_type), indent=2))
+    elif args.fmt == "json":
+        print(json.dumps(json_schema(record_type), indent=2))
+    else:
+        print(arrow_schema(record_type).to_string(show_schema_metadata=False))
+    return 0
 
 
 def unknown_options(beam_args: list[str], ours: argparse.ArgumentParser) -> list[str]:
@@ -460,6 +494,8 @@ def _command(args: argparse.Namespace, beam_args: list[str]) -> int:
         logging.getLogger(noisy).setLevel(max(logging.ERROR, logging.getLogger().level))
     if args.command == "dedup":
         return run_dedup(args, beam_args)
+    if args.command == "schema":
+        return print_schema(args)
     try:
         if args.command == "demo":
             return run_demo(args, beam_args)

@@ -6,20 +6,19 @@ updated); change them only with a migration note.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import apache_beam as beam
 
 from pipeline.options import RunConfig
 from pipeline.scheduled import RunState
 from schemas.records import DeadLetter
+from transforms.bigquery import WriteBigQuery
 from transforms.deadletters import count
 from transforms.dedup import Deduplicate, ExactEntryDedup, ExactVerdictsOnly, SkipSeenEntries
 from transforms.entities import EnrichEntities, SpacyNerModelHandler
 from transforms.extract import ExtractArticles
 from transforms.feeds import ReadFeeds
 from transforms.lib.feedlist import FeedListProblem
-from transforms.lib.times import utc_now
+from transforms.lib.times import now, utc_now
 from transforms.pages import FetchPages
 from transforms.robots import FetchRobots, robots_origin
 from transforms.sinks import WriteOutputs
@@ -52,7 +51,7 @@ def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: l
         new_entries, seen = feeds["entries"], p | "NothingSeen" >> beam.Create([])
     exact = new_entries | "ExactDedup" >> ExactEntryDedup()
     # robots.txt once per origin of the pages to fetch (those still fresh in the state are not asked again).
-    robots_cached = run_state.robots_cache(config.robots.agent, datetime.now(UTC)) if run_state else None
+    robots_cached = run_state.robots_cache(config.robots.agent, now()) if run_state else None
     robots = (exact["unique"]
               | "RobotsOrigins" >> beam.FlatMap(robots_origin, config.robots)
               | "DistinctOrigins" >> beam.Distinct()
@@ -83,6 +82,10 @@ def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: l
         list_dead, feeds["dead_letters"], robots["dead_letters"], pages["dead_letters"], articles["dead_letters"],
         dedup["dead_letters"], enriched["dead_letters"],
     ) | "AllDeadLetters" >> beam.Flatten()
+    if config.bigquery is not None:
+        rejected = ({"records": enriched["records"], "duplicates": dedup["duplicates"], "dead_letters": dead_letters}
+                    | "BigQuery" >> WriteBigQuery(config.bigquery, config.bigquery_method or "FILE_LOADS"))
+        dead_letters = (dead_letters, rejected) | "WithBigQueryRejected" >> beam.Flatten()
     {
         "records": enriched["records"],
         "duplicates": dedup["duplicates"],

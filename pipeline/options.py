@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 
+from transforms.bigquery import METHODS, BigQueryTarget
 from transforms.lib.extraction import ExtractSettings
 from transforms.lib.http import DEFAULT_USER_AGENT, FetchSettings
 from transforms.lib.netpolicy import ConnectTo
@@ -36,6 +37,8 @@ class RunConfig:
     robots: RobotsPolicy = field(default_factory=RobotsPolicy)  # robots.txt: ignored hosts, crawl-delay cap
     polling: PollSettings = field(default_factory=PollSettings)  # adaptive feed polling between scheduled runs
     poll_all: bool = False  # poll every feed, due or not (a server's Retry-After is still honoured)
+    bigquery: BigQueryTarget | None = None  # also write the three tables to BigQuery
+    bigquery_method: str | None = None  # None: FILE_LOADS in batch, STORAGE_WRITE_API in streaming
     streaming: StreamingConfig = field(default_factory=lambda: StreamingConfig())
 
 
@@ -62,6 +65,12 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, feeds_required: bool =
                     help="state carried between scheduled runs (local folder or Beam filesystem path): feeds are "
                          "fetched conditionally and entries seen by earlier runs are not processed again")
     io.add_argument("--state_keep", type=int, default=3, help="earlier state generations kept")
+    io.add_argument("--bigquery_table", default=None, metavar="PROJECT:DATASET.PREFIX",
+                    help="also write records, duplicates and dead letters to BigQuery tables PREFIX_records, "
+                         "PREFIX_duplicates and PREFIX_dead_letters (created when missing, appended to)")
+    io.add_argument("--bigquery_method", default=None, choices=METHODS,
+                    help="how rows reach BigQuery (default: FILE_LOADS in batch, needing a gs:// --temp_location; "
+                         "STORAGE_WRITE_API in streaming)")
 
     net = parser.add_argument_group("fetching and network safety")
     net.add_argument("--allow_private_networks", action="store_true",
@@ -201,6 +210,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         ),
         polling=_polling(args),
         poll_all=getattr(args, "poll_all", False),
+        bigquery=BigQueryTarget.parse(args.bigquery_table) if getattr(args, "bigquery_table", None) else None,
+        bigquery_method=getattr(args, "bigquery_method", None),
         streaming=StreamingConfig(
             input_subscription=getattr(args, "input_subscription", None),
             output_topic=getattr(args, "output_topic", None),

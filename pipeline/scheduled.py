@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline.state import StateStore
@@ -29,6 +29,7 @@ from transforms.lib.polling import PollSettings, after_failure, after_success, w
 from transforms.lib.reprint_index import ReprintIndex
 from transforms.lib.robots import CACHEABLE
 from transforms.lib.times import ISO_FORMAT
+from transforms.lib.times import now as clock_now
 from transforms.lib.urls import record_id
 
 FEEDS_FILE = "feeds.json"
@@ -101,7 +102,7 @@ def load(store: StateStore) -> RunState:
 def next_state(previous: RunState, output: str, horizon_days: float, now: datetime | None = None,
                polling: PollSettings | None = None) -> RunState:
     """The state after a run, from what the run wrote. Feeds the run did not poll keep their state."""
-    now = now or datetime.now(UTC)
+    now = now or clock_now()
     polling = polling or PollSettings()
     stamp = now.strftime(ISO_FORMAT)
     records = read_rows(output, "records") + read_rows(output, "duplicates")

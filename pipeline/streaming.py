@@ -18,6 +18,7 @@ from apache_beam.transforms.periodicsequence import PeriodicImpulse
 from pipeline.graph import feed_list_dead_letter
 from pipeline.options import RunConfig
 from schemas.records import PageRequest
+from transforms.bigquery import WriteBigQuery
 from transforms.entities import EnrichEntities, SpacyNerModelHandler
 from transforms.extract import ExtractArticles
 from transforms.feeds import ReadFeeds
@@ -107,8 +108,13 @@ def write_streaming_outputs(config: RunConfig, outputs: dict[str, beam.PCollecti
          | "PublishRecords" >> PublishTable(stream.output_topic))
     if stream.duplicates_topic:
         outputs["duplicates"] | "PublishDuplicates" >> PublishTable(stream.duplicates_topic)
+    dead_letters = outputs["dead_letters"]
+    if config.bigquery is not None:  # corrections are not rows to append: they stay on the output topic
+        rejected = ({name: outputs[name] for name in ("records", "duplicates", "dead_letters")}
+                    | "BigQuery" >> WriteBigQuery(config.bigquery, config.bigquery_method or "STORAGE_WRITE_API"))
+        dead_letters = (dead_letters, rejected) | "WithBigQueryRejected" >> beam.Flatten()
     if stream.dead_letter_topic:
-        outputs["dead_letters"] | "PublishDeadLetters" >> PublishTable(stream.dead_letter_topic)
+        dead_letters | "PublishDeadLetters" >> PublishTable(stream.dead_letter_topic)
     if stream.window_seconds:
         for name in ("records", "duplicates", "dead_letters", "corrections"):
             outputs[name] | f"Files_{name}" >> WriteWindowedTable(config.output, name, stream.window_seconds)

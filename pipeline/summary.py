@@ -98,7 +98,7 @@ def render(summary: dict[str, Any]) -> str:
                         f"{stream['message_feeds']} feed URLs)")
         lines.append(f"corrections {stream['corrections']} (earlier copies that arrived after their reprints)")
     lines += _politeness_lines(summary)
-    for unit in ("entry", "feed", "message"):
+    for unit in ("entry", "feed", "message", "row"):  # row: a record BigQuery refused (it is in the files)
         for stage, reasons in summary["dead_letters"].get(unit, {}).items():
             detail = ", ".join(f"{reason} {n}" for reason, n in reasons.items())
             lines.append(f"dead       {unit} at {stage}: {detail}")

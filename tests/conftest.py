@@ -55,3 +55,17 @@ def pubsub_emulator():
         pytest.skip(missing)
     with PubSubEmulator(launcher=launcher) as emulator:
         yield emulator
+
+
+@pytest.fixture(scope="session")
+def bigquery_emulator():
+    """A started bqemulator on 127.0.0.1; skipped without one (failed if NEWSBEAM_REQUIRE_BIGQUERY_EMULATOR=1)."""
+    from tests.bigquery_emulator import EMULATOR_PYTHON, BigQueryEmulator, emulator_installed
+
+    if not emulator_installed():
+        missing = f"no BigQuery emulator at {EMULATOR_PYTHON}: `make install-bqemulator` creates it"
+        if os.environ.get("NEWSBEAM_REQUIRE_BIGQUERY_EMULATOR") == "1":
+            pytest.fail(f"NEWSBEAM_REQUIRE_BIGQUERY_EMULATOR=1 but {missing}")
+        pytest.skip(missing)
+    with BigQueryEmulator() as emulator:
+        yield emulator

@@ -49,6 +49,35 @@ def run_site(tmp_path: Path, files: dict[str, str], *extra: str, feeds: list[str
     return {"code": code, **read_outputs(output), "feed_status": read_table(output, "feed_status")}
 
 
+# 1. Same URL in several feeds, the fetched copy fails.
+def test_a_same_url_group_whose_page_404s_keeps_the_entry_with_feed_text_as_its_record(tmp_path):
+    """Two feeds list one URL; the first (earlier) has no text of its own; the page is a 404."""
+    bare = rss(f"<item><title>Harbour budget</title><link>http://{HOST}/gone.html</link>"
+               "<pubDate>Mon, 23 Nov 2026 08:00:00 GMT</pubDate></item>")
+    with_text = rss(f"<item><title>Harbour budget</title><link>http://{HOST}/gone.html</link>"
+                    "<pubDate>Mon, 23 Nov 2026 09:00:00 GMT</pubDate>"
+                    f"<description>{' '.join(PARAGRAPHS)}</description></item>")
+    out = run_site(tmp_path, {"/bare.xml": bare, "/text.xml": with_text},
+                   feeds=[f"http://{HOST}/bare.xml", f"http://{HOST}/text.xml"])
+    [record] = out["records"]
+    assert record["feed_url"] == f"http://{HOST}/text.xml" and record["body_source"] == "feed"
+    assert [(d["feed_url"], d["duplicate_of"]) for d in out["duplicates"]] == [(f"http://{HOST}/bare.xml",
+                                                                                record["id"])]
+    assert out["dead_letters"] == [] and out["summary"]["invariant"]["holds"]
+
+
+def test_copies_of_an_entry_that_became_a_dead_letter_are_dead_letters_too(tmp_path):
+    """Neither entry of the group has text and the page 404s: no record can be made, and no duplicate
+    may point at one that does not exist."""
+    feeds = {f"/{name}.xml": rss(f"<item><title>Harbour budget</title><link>http://{HOST}/gone.html</link></item>")
+             for name in ("one", "two")}
+    out = run_site(tmp_path, feeds, feeds=[f"http://{HOST}/one.xml", f"http://{HOST}/two.xml"])
+    assert out["records"] == [] and out["duplicates"] == []
+    assert sorted(d["reason"] for d in out["dead_letters"]) == ["copy_of_failed_entry", "page_http_404"]
+    summary = out["summary"]
+    assert summary["invariant"]["holds"] and summary["invariant"]["entries"] == 2
+
+
 # 2. Plain-text titles are not parsed as HTML.
 def test_plain_text_titles_keep_their_angle_brackets():
     feed = rss(f"<item><title>vector&lt;int&gt; in C++</title><link>http://{HOST}/1</link></item>"

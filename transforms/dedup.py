@@ -31,8 +31,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler
 
-from schemas.records import Article, DedupNode, DocFeatures, FeedEntry, Match, NewsRecord
-from transforms.deadletters import StageDoFn, count, with_dead_letters
+from schemas.records import Article, DedupNode, DedupVerdict, DocFeatures, FeedEntry, Match, NewsRecord
+from transforms.deadletters import StageDoFn, count, dead_letter, with_dead_letters
 from transforms.lib.embeddings import LazySentenceEncoder
 from transforms.lib.fingerprints import article_features, candidate_keys, strong_candidate
 from transforms.lib.records import CANONICAL, record_from_article, record_from_entry
@@ -41,7 +41,7 @@ from transforms.lib.similarity import decide_wording, needs_meaning_check, score
 from transforms.lib.times import UNKNOWN_TIME, parse_iso
 from transforms.lib.verdicts import order_key, resolve
 from transforms.sentence_vectors import EmbedSentences
-from transforms.tagging import Tagged, split, tag
+from transforms.tagging import DEAD_LETTERS, Tagged, split, tag
 
 # A bucket this large is mostly boilerplate; each member is then paired only
 # with its nearest neighbours in publication order.
@@ -76,12 +76,18 @@ def exact_keys(entry: FeedEntry) -> list[tuple[str, FeedEntry]]:
     return keys
 
 
-def representative_order(entry: FeedEntry) -> tuple[str, str, str]:
-    """Which entry of a same-URL or same-GUID group is fetched and becomes the record: the earliest dated,
-    then by record id and entry key. An entry without a date carries its feed's fetch time, which differs
-    between feeds and between runs: it must not decide, so undated entries come after dated ones."""
+def representative_order(entry: FeedEntry) -> tuple[int, str, str, str]:
+    """Which entry of a same-URL or same-GUID group is fetched and becomes the record.
+
+    Only one entry is fetched, so the record must survive its page failing: entries with full feed text
+    come first, then those with a summary, then those with neither (a failed page leaves those nothing
+    to make a record from). Within a tier, the earliest dated, then by record id and entry key. An entry
+    without a date carries its feed's fetch time, which differs between feeds and between runs: it must
+    not decide, so undated entries come after dated ones.
+    """
+    text_tier = 0 if entry.content else 1 if entry.summary else 2
     dated = entry.published if entry.published_from != "fetched" else "~"
-    return (dated, entry.id, entry.entry_key)
+    return (text_tier, dated, entry.id, entry.entry_key)
 
 
 def exact_group_matches(group: tuple[str, Iterable[FeedEntry]]) -> Iterable[Match]:
@@ -312,10 +318,19 @@ def _features_with_vectors(item: tuple[str, dict[str, list[Any]]]) -> Iterable[t
             yield key, (features, vectors.vectors)
 
 
+FAILED_TARGET = "copy_of_failed_entry"  # a verdict whose canonical record could not be made
+
+
 def _apply_verdict(item: tuple[str, dict[str, list[Any]]]) -> Iterable[Any]:
     _key, grouped = item
     verdict = grouped["verdict"][0] if grouped["verdict"] else None
     duplicate_of, info = (verdict.duplicate_of, verdict.info) if verdict else (None, CANONICAL)
+    if info.kind == FAILED_TARGET:
+        error = CopyOfFailedEntry(f"a copy of record {duplicate_of}, which could not be made (see that entry's "
+                                  "dead letter)")
+        for element in [*grouped["article"], *grouped["entry"]]:
+            yield tag(DEAD_LETTERS, dead_letter("dedup", "entry", element, error, url=element.url))
+        return
     for article in grouped["article"]:
         record = record_from_article(article, duplicate_of, info)
         if duplicate_of is None:
@@ -383,35 +398,73 @@ class Deduplicate(beam.PTransform):
             | "ScoreMeaning" >> beam.FlatMap(_score_meaning).with_output_types(Match)
         )
         found = [wording[ScoreWordingFn.MATCHES], paraphrases]
+        verdict_inputs: dict[str, beam.PCollection] = {}
         if self._prior_index_path:
-            found.append(with_features | "MatchPriorRuns" >> beam.ParDo(
-                MatchPriorRunsFn(self._prior_index_path)).with_output_types(Match))
+            earlier_run = with_features | "MatchPriorRuns" >> beam.ParDo(
+                MatchPriorRunsFn(self._prior_index_path)).with_output_types(Match)
+            found.append(earlier_run)
+            verdict_inputs["earlier_run"] = earlier_run
         reprint_matches = found | "ReprintMatches" >> beam.Flatten()
         matches = (inputs["entry_matches"], reprint_matches) | "AllMatches" >> beam.Flatten()
-        records = {"articles": articles, "entry_duplicates": inputs["entry_duplicates"], "matches": matches
-                   } | "Verdicts" >> ApplyVerdicts()
-        return {**records, "dead_letters": dead}
+        records = {"articles": articles, "entry_duplicates": inputs["entry_duplicates"], "matches": matches,
+                   **verdict_inputs} | "Verdicts" >> ApplyVerdicts()
+        dead_letters = (dead, records["dead_letters"]) | "DedupDeadLetters" >> beam.Flatten()
+        return {**records, "dead_letters": dead_letters}
 
 
 class ApplyVerdicts(beam.PTransform):
     """``{"articles": (entry_key, Article), "entry_duplicates": FeedEntry, "matches": Match}`` ->
-    ``{"canonical": NewsRecord, "duplicates": NewsRecord}``: matches resolved in one place, joined back."""
+    ``{"canonical": NewsRecord, "duplicates": NewsRecord, "dead_letters": DeadLetter}``: matches resolved in
+    one place, joined back.
+
+    A copy must point at a record that exists. The entry it copies can have become a dead letter (its
+    group's one fetched page failed and no entry of the group had feed text): then the copy is a dead letter
+    too. The check joins small (record id, verdict) pairs, never the records themselves; ``earlier_run``
+    (optional) holds matches against earlier scheduled runs, whose records exist in those runs' output.
+    """
 
     def expand(self, inputs: dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
+        made = [inputs["articles"] | "MadeIds" >> beam.Map(lambda item: (item[1].id, None))]
+        if "earlier_run" in inputs:
+            made.append(inputs["earlier_run"] | "EarlierRunIds" >> beam.Map(lambda m: (m.earlier.id, None)))
         verdicts = (
-            inputs["matches"]
-            # without_defaults: a global combine's default value is injected through a side input, which
-            # DaskRunner recomputes from scratch (every fetch upstream again); no matches need no verdicts.
-            | "CollectMatches" >> beam.CombineGlobally(beam.combiners.ToListCombineFn()).without_defaults()
-            | "Resolve" >> beam.FlatMap(resolve)
-            | "VerdictByKey" >> beam.Map(lambda v: (v.entry_key, v))
+            {"verdict": inputs["matches"]
+                # without_defaults: a global combine's default value is injected through a side input, which
+                # DaskRunner recomputes from scratch (every fetch upstream again); no matches need no verdicts.
+                | "CollectMatches" >> beam.CombineGlobally(beam.combiners.ToListCombineFn()).without_defaults()
+                | "Resolve" >> beam.FlatMap(resolve)
+                | "VerdictByTarget" >> beam.Map(_target_key),
+             "made": made | "MadeRecords" >> beam.Flatten()}
+            | "JoinTargets" >> beam.CoGroupByKey()
+            | "CheckTargets" >> beam.FlatMap(_checked_verdicts)
         )
         entry_duplicates = inputs["entry_duplicates"] | "DuplicateEntryByKey" >> beam.Map(lambda e: (e.entry_key, e))
         return split(
             {"article": inputs["articles"], "entry": entry_duplicates, "verdict": verdicts}
             | "JoinVerdicts" >> beam.CoGroupByKey()
             | "ApplyVerdicts" >> beam.FlatMap(_apply_verdict),
-            "Verdicts", "canonical", "duplicates", types={"canonical": NewsRecord, "duplicates": NewsRecord})
+            "Verdicts", "canonical", "duplicates", DEAD_LETTERS,
+            types={"canonical": NewsRecord, "duplicates": NewsRecord})
+
+
+class CopyOfFailedEntry(Exception):
+    reason = "copy_of_failed_entry"
+
+
+def _target_key(verdict: DedupVerdict) -> tuple[str, DedupVerdict]:
+    # A canonical verdict has no target: its own key keeps it from meeting any record id.
+    return (verdict.duplicate_of or f"canonical:{verdict.entry_key}"), verdict
+
+
+def _checked_verdicts(item: tuple[str, dict[str, list[Any]]]) -> Iterable[tuple[str, DedupVerdict]]:
+    """(entry_key, verdict); the verdict of a copy whose target was never made gets kind FAILED_TARGET."""
+    _target, grouped = item
+    exists = bool(grouped["made"])
+    for verdict in grouped["verdict"]:
+        if verdict.duplicate_of is None or exists:
+            yield verdict.entry_key, verdict
+        else:
+            yield verdict.entry_key, verdict._replace(info=verdict.info._replace(kind=FAILED_TARGET))
 
 
 class ExactVerdictsOnly(beam.PTransform):
@@ -419,9 +472,8 @@ class ExactVerdictsOnly(beam.PTransform):
 
     def expand(self, inputs: dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
         articles = inputs["articles"] | "Articles" >> beam.Map(lambda a: (a.entry_key, a))
-        records = {"articles": articles, "entry_duplicates": inputs["entry_duplicates"],
-                   "matches": inputs["entry_matches"]} | "Verdicts" >> ApplyVerdicts()
-        return {**records, "dead_letters": inputs["articles"].pipeline | "NoDeadLetters" >> beam.Create([])}
+        return {"articles": articles, "entry_duplicates": inputs["entry_duplicates"],
+                "matches": inputs["entry_matches"]} | "Verdicts" >> ApplyVerdicts()
 
 
 __all__ = ["Deduplicate", "ExactEntryDedup", "ExactVerdictsOnly", "SkipSeenEntries"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -10,9 +11,27 @@ ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 UNKNOWN_TIME = "1970-01-01T00:00:00Z"
 
 
+# Set to an ISO 8601 time, the run takes it for "now" everywhere it records or compares a time (fetch
+# times, dead letters, due feeds, robots.txt freshness): a replay or a test runs "on another day".
+# Waiting (politeness delays, timeouts, Retry-After) keeps the real clock.
+CLOCK_VARIABLE = "NEWSBEAM_CLOCK"
+
+
+def now() -> datetime:
+    """The current UTC time, or the time ``NEWSBEAM_CLOCK`` names."""
+    fixed = os.environ.get(CLOCK_VARIABLE)
+    if fixed:
+        try:
+            moment = parse_iso(fixed)
+        except ValueError as error:
+            raise ValueError(f"{CLOCK_VARIABLE}={fixed!r} is not an ISO 8601 time") from error
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
 def utc_now() -> str:
-    """The current time as an ISO 8601 UTC string with seconds."""
-    return datetime.now(UTC).strftime(ISO_FORMAT)
+    """The current time (``now``) as an ISO 8601 UTC string with seconds."""
+    return now().astimezone(UTC).strftime(ISO_FORMAT)
 
 
 def parse_iso(value: str) -> datetime:
