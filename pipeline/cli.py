@@ -19,13 +19,14 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import DirectOptions, GoogleCloudOptions, PipelineOptions, StandardOptions
 
 from pipeline import scheduled
 from pipeline.dedup_harness import build_dedup
 from pipeline.graph import build
 from pipeline.local_streaming import FeedTicker, input_topic, wait_until_stopped
 from pipeline.options import RunConfig, add_run_arguments, config_from_args
+from pipeline.progress import Progress, counts_in_process
 from pipeline.siteserver import SiteServer
 from pipeline.state import StateError, StateStore
 from pipeline.streaming import build_streaming
@@ -305,8 +306,11 @@ def run_once(config: RunConfig, beam_args: list[str], run_state: scheduled.RunSt
         started = time.monotonic()
         pipeline = beam.Pipeline(options=options)
         build(pipeline, config, due, feed_list.problems, run_state)
-        result = pipeline.run()
-        result.wait_until_finish()
+        show_progress = config.progress if config.progress is not None else sys.stderr.isatty()
+        in_process = counts_in_process(runner, options.view_as(DirectOptions).direct_running_mode)
+        with Progress(sys.stderr, in_process, config.progress_interval, enabled=show_progress):
+            result = pipeline.run()
+            result.wait_until_finish()
     except BaseException:  # a failed or interrupted run leaves the output folder as it found it
         swap.abort()
         raise

@@ -37,6 +37,8 @@ class RunConfig:
     robots: RobotsPolicy = field(default_factory=RobotsPolicy)  # robots.txt: ignored hosts, crawl-delay cap
     polling: PollSettings = field(default_factory=PollSettings)  # adaptive feed polling between scheduled runs
     poll_all: bool = False  # poll every feed, due or not (a server's Retry-After is still honoured)
+    progress: bool | None = None  # a progress line on stderr; None: when stderr is a terminal
+    progress_interval: float = 5.0
     bigquery: BigQueryTarget | None = None  # also write the three tables to BigQuery
     bigquery_method: str | None = None  # None: FILE_LOADS in batch, STORAGE_WRITE_API in streaming
     streaming: StreamingConfig = field(default_factory=lambda: StreamingConfig())
@@ -132,6 +134,14 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, feeds_required: bool =
     stream.add_argument("--window_seconds", type=int, default=None, metavar="SECONDS",
                         help="also write windowed files under --output, one set per window of SECONDS")
 
+    report = parser.add_argument_group("reporting")
+    report.add_argument("--progress", dest="progress", action="store_true", default=None,
+                        help="print a progress line on stderr every --progress_interval seconds (default: only "
+                             "when stderr is a terminal)")
+    report.add_argument("--no_progress", dest="progress", action="store_false", help="no progress lines")
+    report.add_argument("--progress_interval", type=float, default=5.0, metavar="SECONDS",
+                        help="seconds between progress lines")
+
     stages = parser.add_argument_group("extraction, dedup and entities")
     stages.add_argument("--min_body_chars", type=int, default=_EXTRACT.min_body_chars,
                         help="a page body shorter than this is thin: the feed's content is used when longer")
@@ -155,7 +165,7 @@ _LIMITS = (
     ("max_bytes", 1, True), ("max_decoded_bytes", 1, True), ("max_redirects", 0, True), ("max_retries", 0, True),
     ("backoff_seconds", 0, True), ("max_retry_after", 0, True), ("max_crawl_delay", 0, True),
     ("min_body_chars", 0, True), ("dedup_horizon", 0, False), ("state_keep", 0, True),
-    ("poll_interval", 0, False), ("window_seconds", 0, False),
+    ("poll_interval", 0, False), ("window_seconds", 0, False), ("progress_interval", 0, False),
 )
 
 
@@ -210,6 +220,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         ),
         polling=_polling(args),
         poll_all=getattr(args, "poll_all", False),
+        progress=getattr(args, "progress", None),
+        progress_interval=getattr(args, "progress_interval", 5.0),
         bigquery=BigQueryTarget.parse(args.bigquery_table) if getattr(args, "bigquery_table", None) else None,
         bigquery_method=getattr(args, "bigquery_method", None),
         streaming=StreamingConfig(

@@ -92,3 +92,35 @@ def test_a_row_bigquery_rejects_is_a_dead_letter_not_a_failed_job(bigquery_emula
     assert [r["url"] for r in bq.query("SELECT url FROM rejects.t_dead_letters")] == ["http://site.example/a"]
     assert [r["id"] for r in bq.query("SELECT id FROM rejects.t_records")] == [record.id]
 
+
+
+def test_a_stream_appends_its_rows_to_bigquery(bigquery_emulator, tmp_path):
+    """The streaming graph's outputs (here a TestStream of records) reach BigQuery by streaming inserts."""
+    from apache_beam.options.pipeline_options import StandardOptions
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.test_stream import TestStream as EventStream
+    from apache_beam.transforms.window import TimestampedValue
+
+    from pipeline.options import RunConfig
+    from pipeline.streaming import write_streaming_outputs
+    from schemas.records import DedupCorrection
+
+    bq = bigquery_emulator
+    bq.create_dataset("stream")
+    config = RunConfig(feeds=[], output=str(tmp_path), bigquery=BigQueryTarget.parse(f"{bq.project}:stream.live"),
+                       bigquery_method="STREAMING_INSERTS")
+    records = [record_from_entry(entry(content=f"Story {i}. " * 40)._replace(entry_key=f"k{i}", id=f"id{i}"), None,
+                                 CANONICAL) for i in range(5)]
+    t0 = 1_795_000_000
+    stream = EventStream().advance_watermark_to(t0)
+    for i, record in enumerate(records):
+        stream = stream.add_elements([TimestampedValue(record, t0 + i)]).advance_watermark_to(t0 + i + 1)
+    options = PipelineOptions(["--runner=BundleBasedDirectRunner", f"--project={bq.project}"])
+    options.view_as(StandardOptions).streaming = True
+    with bq.beam_clients(), TestPipeline(options=options, blocking=True) as p:
+        write_streaming_outputs(config, {
+            "records": p | "Records" >> stream.advance_watermark_to_infinity(),
+            "duplicates": p | "NoDuplicates" >> beam.Create([]).with_output_types(NewsRecord),
+            "dead_letters": p | "NoDeadLetters" >> beam.Create([]).with_output_types(DeadLetter),
+            "corrections": p | "NoCorrections" >> beam.Create([]).with_output_types(DedupCorrection)})
+    assert sorted(r["id"] for r in bq.query("SELECT id FROM stream.live_records")) == [f"id{i}" for i in range(5)]

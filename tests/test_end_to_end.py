@@ -117,6 +117,8 @@ def test_a_run_on_another_day_gives_the_same_records_and_verdicts(demo_output, t
     assert all(r["fetched_at"].startswith("2031-06-01") for r in again["records"])  # the clock was moved
     for table in ("records", "duplicates", "dead_letters"):
         assert without_run_times(again[table]) == without_run_times(demo_output[table]), table
+    # The state's reprint index is cut by event time: five years later it still keeps the sample's articles.
+    assert again["summary"]["state"]["reprint_articles"] == demo_output["summary"]["state"]["reprint_articles"] > 0
 
 
 def test_parquet_output_has_the_same_records(demo_output, tmp_path):

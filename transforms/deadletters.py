@@ -47,6 +47,13 @@ def keep_local_tally() -> Counter[str]:
         return _local_tally
 
 
+def drop_local_tally() -> None:
+    """Stop counting in this process (the metrics go on)."""
+    global _local_tally
+    with _local_lock:
+        _local_tally = None
+
+
 def local_tally() -> dict[str, int] | None:
     with _local_lock:
         return dict(_local_tally) if _local_tally is not None else None
