@@ -40,7 +40,7 @@ from pipeline.summary import (
     write_summary,
 )
 from schemas.derive import arrow_schema, bigquery_schema, json_schema
-from transforms.bigquery import TABLES
+from transforms.bigquery import TABLES, write_method
 from transforms.deadletters import keep_local_tally, local_tally
 from transforms.lib.feedlist import FeedList, read_feed_list
 from transforms.lib.times import now
@@ -75,7 +75,7 @@ def choose_runner(options: PipelineOptions) -> str:
 
 def check_bigquery(config: RunConfig, options: PipelineOptions) -> None:
     """A batch BigQuery write by file loads stages its files on GCS: refuse a run that has nowhere to put them."""
-    if config.bigquery is None or (config.bigquery_method or "FILE_LOADS") != "FILE_LOADS":
+    if config.bigquery is None or write_method(config.bigquery_method, streaming=False) != "FILE_LOADS":
         return
     temp = options.view_as(GoogleCloudOptions).temp_location or ""
     if not temp.startswith("gs://"):

@@ -11,7 +11,7 @@ import apache_beam as beam
 from pipeline.options import RunConfig
 from pipeline.scheduled import RunState
 from schemas.records import DeadLetter
-from transforms.bigquery import WriteBigQuery
+from transforms.bigquery import WriteBigQuery, write_method
 from transforms.deadletters import count
 from transforms.dedup import Deduplicate, ExactEntryDedup, ExactVerdictsOnly, SkipSeenEntries
 from transforms.entities import EnrichEntities, SpacyNerModelHandler
@@ -83,8 +83,9 @@ def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: l
         dedup["dead_letters"], enriched["dead_letters"],
     ) | "AllDeadLetters" >> beam.Flatten()
     if config.bigquery is not None:
+        method = write_method(config.bigquery_method, streaming=False)
         rejected = ({"records": enriched["records"], "duplicates": dedup["duplicates"], "dead_letters": dead_letters}
-                    | "BigQuery" >> WriteBigQuery(config.bigquery, config.bigquery_method or "FILE_LOADS"))
+                    | "BigQuery" >> WriteBigQuery(config.bigquery, method))
         dead_letters = (dead_letters, rejected) | "WithBigQueryRejected" >> beam.Flatten()
     {
         "records": enriched["records"],

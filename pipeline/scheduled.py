@@ -29,7 +29,7 @@ from transforms.lib.polling import PollSettings, after_failure, after_success, w
 from transforms.lib.reprint_index import ReprintIndex
 from transforms.lib.robots import CACHEABLE
 from transforms.lib.times import ISO_FORMAT
-from transforms.lib.times import now as clock_now
+from transforms.lib.times import now as clock_now  # `now` names a parameter here
 from transforms.lib.urls import record_id
 
 FEEDS_FILE = "feeds.json"

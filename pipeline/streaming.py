@@ -18,7 +18,7 @@ from apache_beam.transforms.periodicsequence import PeriodicImpulse
 from pipeline.graph import feed_list_dead_letter
 from pipeline.options import RunConfig
 from schemas.records import PageRequest
-from transforms.bigquery import WriteBigQuery
+from transforms.bigquery import WriteBigQuery, write_method
 from transforms.entities import EnrichEntities, SpacyNerModelHandler
 from transforms.extract import ExtractArticles
 from transforms.feeds import ReadFeeds
@@ -110,8 +110,9 @@ def write_streaming_outputs(config: RunConfig, outputs: dict[str, beam.PCollecti
         outputs["duplicates"] | "PublishDuplicates" >> PublishTable(stream.duplicates_topic)
     dead_letters = outputs["dead_letters"]
     if config.bigquery is not None:  # corrections are not rows to append: they stay on the output topic
+        method = write_method(config.bigquery_method, streaming=True)
         rejected = ({name: outputs[name] for name in ("records", "duplicates", "dead_letters")}
-                    | "BigQuery" >> WriteBigQuery(config.bigquery, config.bigquery_method or "STORAGE_WRITE_API"))
+                    | "BigQuery" >> WriteBigQuery(config.bigquery, method))
         dead_letters = (dead_letters, rejected) | "WithBigQueryRejected" >> beam.Flatten()
     if stream.dead_letter_topic:
         dead_letters | "PublishDeadLetters" >> PublishTable(stream.dead_letter_topic)

@@ -40,6 +40,11 @@ _TARGET = re.compile(r"^(?:(?P<project>[a-z][a-z0-9.:-]{4,61}[a-z0-9]):)?"
                      r"(?P<dataset>\w{1,1024})\.(?P<prefix>\w{1,900})$")
 
 
+def write_method(chosen: str | None, streaming: bool) -> str:
+    """``--bigquery_method``, or the default: file loads in batch, the Storage Write API in streaming."""
+    return chosen or ("STORAGE_WRITE_API" if streaming else "FILE_LOADS")
+
+
 class BigQueryTarget(NamedTuple):
     """Where the three tables go: ``[PROJECT:]DATASET.PREFIX``."""
 

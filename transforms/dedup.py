@@ -13,7 +13,8 @@ Two composites, on either side of fetching:
     2. candidate pairs: articles sharing a text hash or an LSH band, within
        ``horizon_days`` of each other, that share two buckets or a small one
        (``transforms.lib.fingerprints.strong_candidate``);
-    3. each pair scored (``transforms.lib.similarity.score_pair``): a ``Match`` or nothing;
+    3. each pair scored on wording (``transforms.lib.similarity.wording_measures`` / ``decide_wording``),
+       and the pairs that pass the meaning gate on sentence vectors (``score_paraphrase``): a ``Match`` or nothing;
     4. all matches resolved to one verdict per article in one place
        (``transforms.lib.verdicts.resolve``: only matches travel there, not articles);
     5. verdicts joined back to articles and feed-level duplicates.
