@@ -219,3 +219,31 @@ def test_a_crawl_delay_widens_one_hosts_spacing_and_holds_after_robots_txt(fault
         client.fetch(url)
     gaps = [b - a for a, b in zip(fault_server.times["/paced"], fault_server.times["/paced"][1:])]
     assert min(gaps) >= 0.18
+
+
+def _headers_then_late_body(content_type: str, body: bytes, delay: float):
+    """Answer with headers at once and the body ``delay`` seconds later, keeping the connection open."""
+    def handler(request) -> None:
+        request.send_response(200)
+        request.send_header("Content-Type", content_type)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.flush()
+        time.sleep(delay)
+        request.wfile.write(body)
+    return handler
+
+
+@pytest.mark.parametrize("refusal", ["not_html", "too_large"])
+def test_a_refused_body_does_not_leak_into_the_next_request_on_the_connection(fault_server, refusal):
+    """A response refused on its headers leaves its body unread: the connection must not go back to
+    the pool, or the next request on it reads that late body as its status line (seen under load)."""
+    body = b"ID3 not a page " * 8
+    content_type = "audio/mpeg" if refusal == "not_html" else "text/html"
+    refused = fault_server.route("/refused", _headers_then_late_body(content_type, body, 0.3))
+    page = fault_server.route("/page", fixed(200, PAGE))
+    client = fetcher(per_host_concurrency=1, max_retries=0, max_bytes=len(body) - 1)
+    with pytest.raises(FetchError) as error:
+        client.fetch(refused)
+    assert error.value.reason == refusal
+    assert client.fetch(page).body == PAGE

@@ -246,9 +246,15 @@ class Fetcher:
             except Urllib3Error as exc:
                 raise _connection_error(exc) from None
             try:
-                return self._read_response(url, kind, response, deadline)
+                outcome = self._read_response(url, kind, response, deadline)
+            except BaseException:
+                # The body may be partly unread (refused on its headers, over a cap, past the
+                # deadline): back in the pool, the next request on it would read those bytes.
+                response.close()
+                raise
             finally:
                 response.release_conn()
+            return outcome
 
     def _read_response(self, url: str, kind: str, response: urllib3.BaseHTTPResponse, deadline: float
                        ) -> FetchResult | str:
