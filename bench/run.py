@@ -80,14 +80,16 @@ def newsbeam(server: SiteServer, output: Path, *extra: str) -> list[str]:
             *server.connect_to_args(), *extra]
 
 
-def reprint_recall(output: Path, manifest: dict) -> float:
+def reprint_scores(output: Path, manifest: dict) -> tuple[float, int]:
+    """(share of the manifest's reprints found, duplicates that are not reprints: false merges)."""
     duplicates = {}
     for path in output.glob("duplicates-*.jsonl"):
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             duplicates[row["url"]] = row["duplicate_of"]
-    found = sum(1 for r in manifest["reprints"] if r["url"] in duplicates)
-    return found / max(1, len(manifest["reprints"]))
+    reprints = {r["url"] for r in manifest["reprints"]}
+    found = sum(1 for url in reprints if url in duplicates)
+    return found / max(1, len(reprints)), sum(1 for url in duplicates if url not in reprints)
 
 
 def measure_pipeline(server: SiteServer, manifest: dict) -> dict:
@@ -106,7 +108,7 @@ def measure_pipeline(server: SiteServer, manifest: dict) -> dict:
     results["pipeline_2_workers_articles_per_s"] = articles / two_seconds
     results["pipeline_vs_loop"] = loop_seconds / one_seconds
     results["scaling_2_workers"] = one_seconds / two_seconds
-    results["reprint_recall_pipeline"] = reprint_recall(WORK / "one", manifest)
+    results["reprint_recall_pipeline"], results["false_duplicates_pipeline"] = reprint_scores(WORK / "one", manifest)
     stage_seconds = loop["stage_seconds"]
     total = sum(stage_seconds.get(s, 0.0) for s in STAGES)
     results["stage_ms_per_article"] = {s: 1000 * stage_seconds.get(s, 0.0) / articles for s in STAGES}
@@ -177,7 +179,8 @@ def render(results: dict) -> str:
     lines = [f"newsbeam benchmark, {m['date']}: {m['cores']} cores, Python {m['python']}, apache-beam "
              f"{m['apache-beam']}, trafilatura {m['trafilatura']}, spacy {m['spacy']}, torch {m['torch']}",
              f"corpus: {p['articles']} articles, {results['corpus']['feeds']} feeds, "
-             f"{results['corpus']['reprints']} reprints",
+             f"{results['corpus']['reprints']} reprints, {results['corpus'].get('same_event', '?')} same-event "
+             "independent reports",
              "",
              f"pipeline (1 worker)    {p['pipeline_articles_per_s']:7.1f} articles/s",
              f"sequential loop        {p['loop_articles_per_s']:7.1f} articles/s   pipeline_vs_loop   "
@@ -188,7 +191,9 @@ def render(results: dict) -> str:
              f"launcher's start-up {p['launcher_start_s']:.1f} s, then each worker's {p['worker_start_s']:.1f} s "
              f"(imports {p['worker_start_imports_s']:.1f}, spaCy {p['worker_start_spacy_s']:.1f}, MiniLM "
              f"{p['worker_start_minilm_s']:.1f}) -> Amdahl bound {p['scaling_2_workers_bound']:.2f}",
-             f"reprints found by the pipeline: {100 * p['reprint_recall_pipeline']:.1f}%",
+             f"reprints found by the pipeline: {100 * p['reprint_recall_pipeline']:.1f}%, false duplicates "
+             f"{p.get('false_duplicates_pipeline', 'not recorded')} (of {results['corpus'].get('same_event', '?')} "
+             "same-event reports and the unrelated rest)",
              "stage costs (loop): " + ", ".join(
                  f"{k} {p['stage_ms_per_article'][k]:.1f} ms ({100 * p['stage_share'][k]:.0f}%)" for k in STAGES),
              f"newsbeam, dedup and entities off {peer['newsbeam_plain_articles_per_s']:.1f} articles/s vs "
@@ -254,7 +259,8 @@ def main() -> int:
     manifest = build(CORPUS)
     results: dict = {"machine": machine(),
                      "corpus": {"articles": manifest["articles"], "feeds": len(manifest["feeds"]),
-                                "reprints": len(manifest["reprints"])}}
+                                "reprints": len(manifest["reprints"]),
+                                "same_event": len(manifest.get("same_event", []))}}
     with SiteServer(CORPUS / "site") as server:
         print("measuring the pipeline and the loop ...", flush=True)
         results["pipeline"] = measure_pipeline(server, manifest)

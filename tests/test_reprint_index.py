@@ -96,3 +96,33 @@ def test_oldest_publication_is_tracked_through_adds_and_evictions():
     assert index.oldest_published() == datetime(2026, 11, 18, 6, tzinfo=UTC).timestamp()
     index.evict_before("2026-12-01T00:00:00Z")
     assert index.oldest_published() is None
+
+
+def test_a_big_story_meaning_checks_each_report_against_its_best_candidates_only(embed):
+    """Thirteen independent reports of one story share its names: the last is meaning-checked against the
+    ``MEANING_CHECKS_PER_ARTICLE`` reports with most names in common, not all twelve."""
+    import random
+
+    from bench.corpus import article_text, story
+    from tests.builders import article
+    from transforms.lib.similarity import MEANING_CHECKS_PER_ARTICLE, anchor_jaccard, needs_meaning_check
+
+    rng = random.Random(7)
+    event = story(rng)
+    start = datetime(2026, 11, 16, tzinfo=UTC)
+    reports = [article_features(article(f"r{n:02d}", "\n".join(article_text(rng, event)[1]),
+                                        f"{start + timedelta(hours=n):%Y-%m-%dT%H:%M:%SZ}", f"http://s{n}.example/a"))
+               for n in range(13)]
+    index = ReprintIndex(horizon_days=7)
+    for report in reports[:-1]:
+        index.add(report)  # indexed without a check: only the last lookup is measured
+    embedded = []
+    matches, _vectors = index.match(reports[-1], lambda sentences: embedded.append(sentences) or embed(sentences))
+    assert matches == []  # independent wording: no copies
+    assert index.meaning_checked == MEANING_CHECKS_PER_ARTICLE < index.compared
+    checked = {key for key, indexed in index.articles.items() if indexed.vectors is not None}
+    gated = {other.features.node.entry_key: anchor_jaccard(reports[-1], other.features)
+             for other in index.candidates(reports[-1]) if needs_meaning_check(reports[-1], other.features)}
+    assert len(gated) > MEANING_CHECKS_PER_ARTICLE and checked <= set(gated)
+    assert min(gated[key] for key in checked) >= max(gated[key] for key in set(gated) - checked)
+    assert len(embedded) == MEANING_CHECKS_PER_ARTICLE + 1  # each checked report once, the new one once

@@ -144,3 +144,34 @@ def test_write_outputs_jsonl(tmp_path):
     assert written["dead_letters"] == [] and glob.glob(str(tmp_path / "dead_letters-*.jsonl"))
 
 
+
+
+def test_deduplicate_meaning_checks_a_big_storys_reports_against_their_best_candidates_only():
+    """Thirteen independent reports of one story and a copy of the first: every report stays a record,
+    the copy is found, and no report is meaning-checked against more than MEANING_CHECKS_PER_ARTICLE."""
+    import random
+
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from bench.corpus import article_text, story
+    from pipeline.summary import read_counters
+    from transforms.lib.similarity import MEANING_CHECKS_PER_ARTICLE
+
+    rng = random.Random(7)
+    event = story(rng)
+    bodies = ["\n".join(article_text(rng, event)[1]) for _ in range(13)]
+    reports = [article(f"r{n:02d}", body, f"2026-11-17T{n:02d}:00:00Z", f"http://s{n}.example/a")
+               for n, body in enumerate(bodies)]
+    copy = article("copy", bodies[0], "2026-11-17T20:00:00Z", "http://copy.example/a")
+    pipeline = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"]))
+    out = {"articles": pipeline | "Articles" >> beam.Create([*reports, copy]),
+           "entry_duplicates": pipeline | "NoEntries" >> beam.Create([]),
+           "entry_matches": pipeline | "NoMatches" >> beam.Create([])} | Deduplicate(horizon_days=7)
+    assert_that(out["canonical"] | "C" >> beam.Map(lambda r: r.id), equal_to([r.id for r in reports]),
+                label="canonical")
+    assert_that(out["duplicates"] | "D" >> beam.Map(lambda r: (r.id, r.duplicate_of)),
+                equal_to([("id-copy", "id-r00")]), label="duplicates")
+    counters = read_counters(pipeline.run())
+    later_reports = 12  # each report after the first is the later side of its pairs
+    assert counters["dedup.pairs_meaning_capped"] > 0
+    assert counters["dedup.pairs_meaning_checked"] <= MEANING_CHECKS_PER_ARTICLE * later_reports

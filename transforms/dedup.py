@@ -38,7 +38,14 @@ from transforms.lib.embeddings import LazySentenceEncoder
 from transforms.lib.fingerprints import article_features, candidate_keys, strong_candidate
 from transforms.lib.records import CANONICAL, record_from_article, record_from_entry
 from transforms.lib.reprint_index import ReprintIndex
-from transforms.lib.similarity import decide_wording, needs_meaning_check, score_paraphrase, wording_measures
+from transforms.lib.similarity import (
+    MEANING_CHECKS_PER_ARTICLE,
+    decide_wording,
+    meaning_priority,
+    needs_meaning_check,
+    score_paraphrase,
+    wording_measures,
+)
 from transforms.lib.times import UNKNOWN_TIME, parse_iso
 from transforms.lib.verdicts import order_key, resolve
 from transforms.sentence_vectors import EmbedSentences
@@ -255,7 +262,8 @@ def _both_sides(item: tuple[str, dict[str, list[Any]]]) -> Iterable[tuple[Any, A
 
 
 class ScoreWordingFn(beam.DoFn):
-    """(later, earlier) features -> a wording Match, or the pair tagged for a meaning check."""
+    """(later, earlier) features -> a wording Match, or (later key, (priority, earlier key)) tagged for a
+    meaning check."""
 
     MATCHES = "matches"
     MEANING = "meaning"
@@ -268,8 +276,20 @@ class ScoreWordingFn(beam.DoFn):
         if scored is not None:
             yield tag(self.MATCHES, Match(later.node, earlier.node, scored.kind, scored.score, scored.evidence))
         elif needs_meaning_check(later, earlier, wording=wording):
-            count("dedup.pairs_meaning_checked")
-            yield tag(self.MEANING, (earlier.node.entry_key, later.node.entry_key))
+            priority = meaning_priority(later, earlier, wording)
+            yield tag(self.MEANING, (later.node.entry_key, (priority, earlier.node.entry_key)))
+
+
+def best_meaning_pairs(item: tuple[str, Iterable[tuple[tuple[float, int], str]]]
+                       ) -> Iterable[tuple[str, str]]:
+    """(earlier key, later key) for a later article's ``MEANING_CHECKS_PER_ARTICLE`` best candidates."""
+    later_key, candidates = item
+    ranked = sorted(candidates, key=lambda c: (-c[0][0], -c[0][1], c[1]))
+    for _priority, earlier_key in ranked[:MEANING_CHECKS_PER_ARTICLE]:
+        count("dedup.pairs_meaning_checked")
+        yield earlier_key, later_key
+    if len(ranked) > MEANING_CHECKS_PER_ARTICLE:
+        count("dedup.pairs_meaning_capped", len(ranked) - MEANING_CHECKS_PER_ARTICLE)
 
 
 class MatchPriorRunsFn(beam.DoFn):
@@ -374,7 +394,11 @@ class Deduplicate(beam.PTransform):
         wording = split(
             pairs | "PairFeatures" >> JoinPairSides(features) | "ScoreWording" >> beam.ParDo(ScoreWordingFn()),
             "Wording", ScoreWordingFn.MATCHES, ScoreWordingFn.MEANING, types={ScoreWordingFn.MATCHES: Match})
-        meaning_pairs = wording[ScoreWordingFn.MEANING]
+        meaning_pairs = (
+            wording[ScoreWordingFn.MEANING]
+            | "MeaningByArticle" >> beam.GroupByKey()
+            | "BestMeaningPairs" >> beam.FlatMap(best_meaning_pairs)
+        )
         to_embed = (
             meaning_pairs
             | "KeysToEmbed" >> beam.FlatMap(lambda pair: [(pair[0], None), (pair[1], None)])

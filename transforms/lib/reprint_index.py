@@ -33,7 +33,14 @@ from schemas.records import DedupInfo, DedupNode, DedupVerdict, DocFeatures, Mat
 from transforms.lib.bucket_store import BucketStore
 from transforms.lib.embeddings import DIMENSIONS
 from transforms.lib.fingerprints import candidate_keys, strong_candidate
-from transforms.lib.similarity import decide_wording, needs_meaning_check, score_paraphrase, wording_measures
+from transforms.lib.similarity import (
+    MEANING_CHECKS_PER_ARTICLE,
+    decide_wording,
+    meaning_priority,
+    needs_meaning_check,
+    score_paraphrase,
+    wording_measures,
+)
 from transforms.lib.times import ISO_FORMAT, parse_iso
 from transforms.lib.verdicts import MERGING_KINDS, best_match, order_key
 
@@ -92,6 +99,7 @@ class ReprintIndex:
         self._entry_at: dict[int, str] = {}  # slot -> entry key
         self._next_slot: Iterator[int] = itertools.count()
         self.compared = 0  # candidate pairs scored, over the index's life (the work LSH did not avoid)
+        self.meaning_checked = 0  # of them, pairs that went on to a meaning check (sentence vectors)
         self._oldest: float | None = None  # the oldest publication time indexed; None: not known (recomputed)
 
     def __len__(self) -> int:
@@ -131,6 +139,7 @@ class ReprintIndex:
         (then cached). Without it, articles are compared by wording only.
         """
         matches, vectors = [], None
+        to_check = []  # (priority, order, other, later, earlier): pairs for a meaning check
         for other in self.candidates(features, keys):
             self.compared += 1
             later, earlier = (features, other.features)
@@ -140,16 +149,23 @@ class ReprintIndex:
                 later, earlier = earlier, later
             wording = wording_measures(later, earlier)  # once: scoring and the meaning gate both read it
             scored = decide_wording(later, earlier, wording)
-            if scored is None and embed is not None and needs_meaning_check(later, earlier, wording=wording):
-                if vectors is None:
-                    vectors = embed(list(features.sentences))
-                if other.vectors is None:
-                    other.vectors = embed(list(other.features.sentences))
-                later_vectors, earlier_vectors = ((vectors, other.vectors) if later is features
-                                                  else (other.vectors, vectors))
-                scored = score_paraphrase(later, earlier, later_vectors, earlier_vectors)
             if scored is not None:
                 matches.append(Match(later.node, earlier.node, scored.kind, scored.score, scored.evidence))
+            elif embed is not None and needs_meaning_check(later, earlier, wording=wording):
+                to_check.append((meaning_priority(later, earlier, wording), len(to_check), other, later, earlier))
+        to_check.sort(key=lambda c: (-c[0][0], -c[0][1], c[1]))
+        for _priority, _order, other, later, earlier in to_check[:MEANING_CHECKS_PER_ARTICLE]:
+            assert embed is not None
+            if vectors is None:
+                vectors = embed(list(features.sentences))
+            if other.vectors is None:
+                other.vectors = embed(list(other.features.sentences))
+            later_vectors, earlier_vectors = ((vectors, other.vectors) if later is features
+                                              else (other.vectors, vectors))
+            scored = score_paraphrase(later, earlier, later_vectors, earlier_vectors)
+            if scored is not None:
+                matches.append(Match(later.node, earlier.node, scored.kind, scored.score, scored.evidence))
+        self.meaning_checked += min(len(to_check), MEANING_CHECKS_PER_ARTICLE)
         return matches, vectors
 
     def add(self, features: DocFeatures, root: DedupNode | None = None, vectors: bytes | None = None,
