@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 BQ_VENV := .venv-bqemulator
 BQ_STAMP := $(BQ_VENV)/.installed
 
-.PHONY: install install-bqemulator run test lint bench bench-large clean eval-dedup
+.PHONY: install install-bqemulator run test lint bench bench-large clean eval-dedup report-screenshot
 
 $(STAMP): requirements.txt requirements-dev.txt setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -29,11 +29,16 @@ $(BQ_STAMP): requirements-bqemulator.txt
 install-bqemulator: $(BQ_STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/newsbeam demo --output out
+	$(VENV)/bin/newsbeam demo --output out $(ARGS)
 
 test: $(STAMP) $(BQ_STAMP)
 	$(PY) -m ruff check .
 	NEWSBEAM_REQUIRE_BIGQUERY_EMULATOR=1 $(PY) -m pytest
+
+# A PNG of the newest run's report.html, as headless Chromium shows it (Debian: apt-get install chromium).
+report-screenshot: $(STAMP)
+	test -f out/latest || $(MAKE) run
+	$(PY) -m tests.browser out/$$(cat out/latest)/report.html out/report.png
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

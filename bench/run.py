@@ -29,6 +29,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from pipeline.runs import latest_run
 from pipeline.siteserver import SiteServer
 
 BENCH = Path(__file__).resolve().parent
@@ -80,6 +81,14 @@ def newsbeam(server: SiteServer, output: Path, *extra: str) -> list[str]:
             *server.connect_to_args(), *extra]
 
 
+def last_run(output: Path) -> Path:
+    """The run folder ``OUTPUT/latest`` names (see pipeline.runs)."""
+    folder = latest_run(str(output))
+    if folder is None:
+        raise SystemExit(f"no finished run under {output}")
+    return Path(folder)
+
+
 def reprint_scores(output: Path, manifest: dict) -> tuple[float, int]:
     """(share of the manifest's reprints found, duplicates that are not reprints: false merges)."""
     duplicates = {}
@@ -108,16 +117,17 @@ def measure_pipeline(server: SiteServer, manifest: dict) -> dict:
     results["pipeline_2_workers_articles_per_s"] = articles / two_seconds
     results["pipeline_vs_loop"] = loop_seconds / one_seconds
     results["scaling_2_workers"] = one_seconds / two_seconds
-    results["reprint_recall_pipeline"], results["false_duplicates_pipeline"] = reprint_scores(WORK / "one", manifest)
+    recall, false_duplicates = reprint_scores(last_run(WORK / "one"), manifest)
+    results["reprint_recall_pipeline"], results["false_duplicates_pipeline"] = recall, false_duplicates
     stage_seconds = loop["stage_seconds"]
     total = sum(stage_seconds.get(s, 0.0) for s in STAGES)
     results["stage_ms_per_article"] = {s: 1000 * stage_seconds.get(s, 0.0) / articles for s in STAGES}
     results["stage_share"] = {s: stage_seconds.get(s, 0.0) / total for s in STAGES}
     from bench import scaling
 
-    bodies = [json.loads(line)["body"] for path in sorted((WORK / "one").glob("records-*.jsonl"))
+    bodies = [json.loads(line)["body"] for path in sorted(last_run(WORK / "one").glob("records-*.jsonl"))
               for line in path.read_text(encoding="utf-8").splitlines()][:300]
-    pipeline_seconds = json.loads((WORK / "one" / "run_summary.json").read_text())["wall_seconds"]
+    pipeline_seconds = json.loads((last_run(WORK / "one") / "run_summary.json").read_text())["wall_seconds"]
     results.update(scaling.measure(bodies, one_seconds, pipeline_seconds))
     return results
 
@@ -132,7 +142,7 @@ def measure_peer(server: SiteServer) -> dict:
                                  "--with-metadata", "--json", "--config-file", str(config)])
     peer_articles = sum(len(files) for _root, _dirs, files in os.walk(peer_out))
     ours_seconds, _ = timed_run(newsbeam(server, WORK / "plain", "--no_dedup", "--no_entities"))
-    ours_articles = sum(len(p.read_text().splitlines()) for p in (WORK / "plain").glob("records-*.jsonl"))
+    ours_articles = sum(len(p.read_text().splitlines()) for p in last_run(WORK / "plain").glob("records-*.jsonl"))
     return {"trafilatura_cli_articles": peer_articles, "trafilatura_cli_articles_per_s": peer_articles / peer_seconds,
             "newsbeam_plain_articles": ours_articles, "newsbeam_plain_articles_per_s": ours_articles / ours_seconds,
             "vs_trafilatura_cli": (ours_articles / ours_seconds) / (peer_articles / peer_seconds),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
-import glob
 import json
 import logging
 import os
@@ -21,7 +20,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, GoogleCloudOptions, PipelineOptions, StandardOptions
 
-from pipeline import scheduled
+from pipeline import runs, scheduled
 from pipeline.dedup_harness import build_dedup
 from pipeline.graph import build
 from pipeline.local_streaming import FeedTicker, input_topic, wait_until_stopped
@@ -83,25 +82,6 @@ def check_bigquery(config: RunConfig, options: PipelineOptions) -> None:
                          "(or --bigquery_method STREAMING_INSERTS)")
 
 
-PREVIOUS_OUTPUT = ".newsbeam-previous"  # where a run keeps the output it replaces until it has finished
-
-
-def own_output_files(output: str) -> list[str]:
-    """This pipeline's own output files in ``output`` (and only those), with Beam's temporary folders."""
-    patterns = [FileSystems.join(output, f"{table}-*") for table in OUTPUT_TABLES]
-    patterns += [FileSystems.join(output, name) for name in ("run_summary.json", "tallies.jsonl")]
-    files = [m.path for result in FileSystems.match(patterns) for m in result.metadata_list]
-    return files + beam_temp_folders(output)
-
-
-def beam_temp_folders(output: str) -> list[str]:
-    """Beam's ``beam-temp-*`` folders in ``output`` (FileSystems.match lists files, not folders)."""
-    if FileSystems.get_scheme(output) in (None, "file"):
-        return sorted(glob.glob(os.path.join(output.removeprefix("file://"), "beam-temp-*")))
-    inside = FileSystems.match([FileSystems.join(output, "beam-temp-*/*")])[0].metadata_list
-    return sorted({m.path.rsplit("/", 1)[0] for m in inside})
-
-
 _ON_INTERRUPT: list[Callable[[], None]] = []  # what a Ctrl-C must undo before the process leaves
 
 
@@ -117,8 +97,8 @@ def _interrupted(_signum: int, _frame: object) -> None:
         try:
             undo()
         except Exception as error:  # still leave; say what could not be undone
-            print(f"newsbeam: could not restore the output folder: {error}", file=sys.stderr)
-    print("newsbeam: interrupted; the output folder and the state are as they were before the run",
+            print(f"newsbeam: could not remove this run's folder: {error}", file=sys.stderr)
+    print("newsbeam: interrupted; this run's folder is removed and the state is as it was before the run",
           file=sys.stderr, flush=True)
     os._exit(130)
 
@@ -140,49 +120,6 @@ def check_writable(output: str) -> None:
 def _first_line(error: object) -> str:
     text = str(error).strip().splitlines()
     return text[0][:300] if text else type(error).__name__
-
-
-class OutputSwap:
-    """A run's output replaces the previous run's only when the run completes.
-
-    ``begin`` moves the previous run's files aside (``PREVIOUS_OUTPUT``);
-    ``commit`` deletes them; ``abort`` (a failure, Ctrl-C) deletes what this
-    run wrote, Beam's temporary folders included, and puts them back, so the
-    folder is as it was before the run.
-    """
-
-    def __init__(self, output: str):
-        self.output = output
-        self.aside = FileSystems.join(output, PREVIOUS_OUTPUT)
-        self.moved: list[tuple[str, str]] = []
-
-    def begin(self) -> None:
-        if FileSystems.exists(self.aside):  # left by a run killed outright: its contents are the good output
-            self.abort()
-        earlier = [path for path in own_output_files(self.output) if "beam-temp-" not in path]
-        stale = [path for path in own_output_files(self.output) if "beam-temp-" in path]
-        if stale:
-            FileSystems.delete(stale)
-        if earlier:
-            FileSystems.mkdirs(self.aside)
-            self.moved = [(path, FileSystems.join(self.aside, path.rstrip("/").rsplit("/", 1)[-1]))
-                          for path in earlier]
-            FileSystems.rename([a for a, _ in self.moved], [b for _, b in self.moved])
-
-    def commit(self) -> None:
-        if FileSystems.exists(self.aside):
-            FileSystems.delete([self.aside])
-
-    def abort(self) -> None:
-        written = own_output_files(self.output)
-        if written:
-            FileSystems.delete(written)
-        if FileSystems.exists(self.aside):
-            kept = [m.path for m in FileSystems.match([FileSystems.join(self.aside, "*")])[0].metadata_list]
-            if kept:
-                FileSystems.rename(kept, [FileSystems.join(self.output, k.rstrip("/").rsplit("/", 1)[-1])
-                                          for k in kept])
-            FileSystems.delete([self.aside])
 
 
 def is_streaming(beam_args: list[str]) -> bool:
@@ -249,37 +186,47 @@ def run(config: RunConfig, beam_args: list[str]) -> tuple[int, dict[str, Any]]:
     """Run the batch pipeline (with its state, for scheduled runs); returns (exit code, summary)."""
     if not config.state:
         code, summary = run_once(config, beam_args, None)
-        report(config, summary)
+        finish(config, summary)
         return code, summary
     store = StateStore(config.state, keep=config.state_keep)
     with store:  # refuses a second run on the same state; released however the run ends
         previous = scheduled.load(store)
         code, summary = run_once(config, beam_args, previous)
-        following = scheduled.next_state(previous, config.output, config.dedup_horizon_days,
+        following = scheduled.next_state(previous, summary["output"], config.dedup_horizon_days,
                                          polling=config.polling)
         generation = store.commit(scheduled.files(following))
     summary["state"] = {"path": config.state, "generation": generation, "feeds": len(following.feeds),
                         "seen_entries": len(following.seen), "robots_origins": len(following.robots),
                         "reprint_articles": following.reprint_articles,
                         "reprint_index_bytes": len(following.reprints or b"")}
-    report(config, summary)
+    summary["source_health"] = {"sources": len(following.sources), "flagged": following.health_flags}
+    finish(config, summary)
     return code, summary
 
 
-def report(config: RunConfig, summary: dict[str, Any]) -> None:
-    """Write run_summary.json and print the human summary."""
-    write_summary(config.output, summary)
+def finish(config: RunConfig, summary: dict[str, Any]) -> None:
+    """Write run_summary.json (which makes the run folder a finished run), point ``latest`` at it, prune old
+    runs, and print the human summary."""
+    folder = summary["output"]
+    from pipeline.report import write_report  # matplotlib: loaded only once a run has something to report
+
+    write_report(folder, summary)
+    write_summary(folder, summary)
+    runs.mark_latest(config.output, folder)
+    pruned = runs.prune_runs(config.output, config.keep_runs)
     print(render(summary))
-    print(f"output     {config.output}/ (records-*, duplicates-*, dead_letters-*, tallies.jsonl, run_summary.json)")
+    print(f"output     {folder}/ (records-*, duplicates-*, dead_letters-*, report.html, run_summary.json); "
+          f"{config.output}/latest names it" + (f"; {len(pruned)} older runs removed (--keep_runs)" if pruned else ""))
     state = summary.get("state")
     if state:
         print(f"state      {state['path']}: generation {state['generation']}, {state['feeds']} feeds, "
               f"{state['seen_entries']} seen entries, {state['reprint_articles']} articles in the reprint index "
               f"({state['reprint_index_bytes'] / 1024:.0f} KiB), {state['robots_origins']} robots.txt kept")
         if summary["feeds"].get("not_due") and summary["feeds"]["not_due"] == summary["feeds"]["listed"]:
-            print("no feed is due yet: nothing was requested (--poll_all polls them anyway)")
+            print("no feed is due yet: nothing was requested, and this run's tables are empty "
+                  "(--poll_all polls them anyway)")
         elif summary["entries"] == summary["invariant"]["seen_before"]:
-            print("nothing new since the last run: no records written")
+            print("nothing new since the last run: this run's tables are empty, the earlier runs' stay in place")
 
 
 def run_once(config: RunConfig, beam_args: list[str], run_state: scheduled.RunState | None
@@ -299,9 +246,12 @@ def run_once(config: RunConfig, beam_args: list[str], run_state: scheduled.RunSt
     _LOG.info("running on %s: %d feeds (%d not due)", runner, len(due), len(not_due))
     check_bigquery(config, options)
     check_writable(config.output)
-    swap = OutputSwap(config.output)
-    swap.begin()
-    _ON_INTERRUPT.append(swap.abort)
+    config = dataclasses.replace(config, output=runs.new_run_folder(config.output, now()))
+
+    def remove_this_run() -> None:
+        runs.remove_run_folder(config.output)
+
+    _ON_INTERRUPT.append(remove_this_run)
     try:
         started = time.monotonic()
         pipeline = beam.Pipeline(options=options)
@@ -311,12 +261,11 @@ def run_once(config: RunConfig, beam_args: list[str], run_state: scheduled.RunSt
         with Progress(sys.stderr, in_process, config.progress_interval, enabled=show_progress):
             result = pipeline.run()
             result.wait_until_finish()
-    except BaseException:  # a failed or interrupted run leaves the output folder as it found it
-        swap.abort()
+    except BaseException:  # a failed or interrupted run leaves no folder behind
+        remove_this_run()
         raise
     finally:
-        _ON_INTERRUPT.remove(swap.abort)
-    swap.commit()
+        _ON_INTERRUPT.remove(remove_this_run)
     counters = read_counters(result)
     if hasattr(result, "client"):  # DaskRunner leaves its client connected to the scheduler
         result.client.close()
@@ -346,21 +295,19 @@ def run_once(config: RunConfig, beam_args: list[str], run_state: scheduled.RunSt
 
 def run_demo(args: argparse.Namespace, beam_args: list[str]) -> int:
     """The pipeline on the bundled sample, served from loopback under the sites' own host names."""
+    if args.feeds:
+        raise ValueError("demo reads the bundled sample's feeds; for your own use `newsbeam run --feeds ...`")
     with SiteServer(SAMPLE_DIR / "site") as server:
-        run_args = [
-            "--feeds", str(SAMPLE_DIR / "feeds.opml"),
-            "--output", args.output,
-            "--format", args.fmt,
-            "--allow_private_networks",  # the sample is served from 127.0.0.1
-            "--per_host_delay", "0",
-            "--state", str(Path(args.output) / "state"),  # run it twice: the second run has nothing new
-            *server.connect_to_args(),
-        ]
+        args = argparse.Namespace(**{
+            **vars(args),
+            "feeds": [str(SAMPLE_DIR / "feeds.opml")],
+            "allow_private_networks": True,  # the sample is served from 127.0.0.1
+            "per_host_delay": 0.0,
+            "state": args.state or str(Path(args.output) / "state"),  # beside the run folders
+            "connect_to": [*args.connect_to, *(a.split("=", 1)[1] for a in server.connect_to_args())],
+        })
         print(f"newsbeam demo: serving {len(server.hosts())} sample sites from 127.0.0.1:{server.port}")
-        parser = argparse.ArgumentParser()
-        add_run_arguments(parser)
-        config = config_from_args(parser.parse_args(run_args))
-        code, _summary = run(config, beam_args)
+        code, _summary = run(config_from_args(args), beam_args)
     return code
 
 
@@ -408,13 +355,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "runner, FnApiRunner for batch), --direct_num_workers, --direct_running_mode, --project, "
                     "--region, --temp_location, --setup_file, ...")
     add_run_arguments(run_parser, feeds_required=False)
-    for sub in (run_parser,):
-        sub.add_argument("--log_level", default=argparse.SUPPRESS, help="logging level (also before the command)")
     demo = commands.add_parser(
         "demo", help="run the pipeline on the bundled offline sample (no network)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    demo.add_argument("--output", default="out", help="output folder")
-    demo.add_argument("--format", dest="fmt", choices=("jsonl", "parquet"), default="jsonl", help="output format")
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="`newsbeam run` on the bundled sample, served from 127.0.0.1 under its sites' host names, with "
+                    "--state OUTPUT/state unless given: run it twice and the second run finds nothing due. Every "
+                    "`run` option works here except --feeds (the sample's own list).")
+    add_run_arguments(demo, feeds_required=False)
     dedup = commands.add_parser(
         "dedup", help="run only the dedup stage on documents given as JSON lines",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -431,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="For `bq mk --schema`, a JSON Schema validator or Arrow/Parquet readers.")
     schema.add_argument("--format", dest="fmt", choices=SCHEMA_FORMATS, default="bigquery")
     schema.add_argument("--table", choices=tuple(TABLES), default="records")
-    for sub in (demo, dedup):
+    for sub in (run_parser, demo, dedup):
         sub.add_argument("--log_level", default=argparse.SUPPRESS, help="logging level (also before the command)")
     return parser
 
@@ -488,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _command(args, beam_args)
     except KeyboardInterrupt:
-        print("newsbeam: interrupted; the output folder and the state are as they were before the run",
+        print("newsbeam: interrupted; this run's output is removed and the state is as it was before the run",
               file=sys.stderr)
         return 130
 

@@ -22,6 +22,7 @@ from transforms.lib.times import now, utc_now
 from transforms.pages import FetchPages
 from transforms.robots import FetchRobots, robots_origin
 from transforms.sinks import WriteOutputs
+from transforms.sources import SourceFigures
 
 PORTABLE_SHARDS = 2  # output files per table when batching is portable (see transforms.batching)
 
@@ -87,10 +88,13 @@ def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: l
         rejected = ({"records": enriched["records"], "duplicates": dedup["duplicates"], "dead_letters": dead_letters}
                     | "BigQuery" >> WriteBigQuery(config.bigquery, method))
         dead_letters = (dead_letters, rejected) | "WithBigQueryRejected" >> beam.Flatten()
+    sources = ({"records": enriched["records"], "duplicates": dedup["duplicates"], "dead_letters": dead_letters}
+               | "Sources" >> SourceFigures())
     {
         "records": enriched["records"],
         "duplicates": dedup["duplicates"],
         "dead_letters": dead_letters,
+        "sources": sources,
         "entries": feeds["entries"],
         "seen": seen,
         "feed_status": feeds["feed_status"],

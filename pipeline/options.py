@@ -22,8 +22,9 @@ class RunConfig:
     """A run's settings, resolved from the command line."""
 
     feeds: list[str]
-    output: str
+    output: str  # the base folder; a batch run writes into its own run=... folder under it (pipeline.runs)
     fmt: str = "jsonl"
+    keep_runs: int = 0  # finished run folders kept under output (0: all)
     fetch: FetchSettings = field(default_factory=FetchSettings)
     extract: ExtractSettings = field(default_factory=ExtractSettings)
     fetch_concurrency: int = 16
@@ -61,7 +62,11 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, feeds_required: bool =
     io.add_argument("--feeds", action="append", required=feeds_required, default=None, metavar="URL_OR_FILE",
                     help="a feed URL, an OPML file, or a text file of feed URLs (one a line, # comments); "
                          "repeatable; files may be on any Beam filesystem (gs://...)")
-    io.add_argument("--output", default="out", help="folder (local or Beam filesystem path) for the output files")
+    io.add_argument("--output", default="out",
+                    help="folder (local or Beam filesystem path): a batch run writes into its own OUTPUT/run=TIME/ "
+                         "and OUTPUT/latest names the newest finished run; a streaming run writes into OUTPUT")
+    io.add_argument("--keep_runs", type=int, default=0, metavar="N",
+                    help="keep the newest N finished run folders under --output, deleting older ones (0: keep all)")
     io.add_argument("--format", dest="fmt", choices=FORMATS, default="jsonl", help="output file format")
     io.add_argument("--state", default=None, metavar="PATH",
                     help="state carried between scheduled runs (local folder or Beam filesystem path): feeds are "
@@ -164,7 +169,7 @@ _LIMITS = (
     ("connect_timeout", 0, False), ("read_timeout", 0, False), ("total_timeout", 0, False),
     ("max_bytes", 1, True), ("max_decoded_bytes", 1, True), ("max_redirects", 0, True), ("max_retries", 0, True),
     ("backoff_seconds", 0, True), ("max_retry_after", 0, True), ("max_crawl_delay", 0, True),
-    ("min_body_chars", 0, True), ("dedup_horizon", 0, False), ("state_keep", 0, True),
+    ("min_body_chars", 0, True), ("dedup_horizon", 0, False), ("state_keep", 0, True), ("keep_runs", 0, True),
     ("poll_interval", 0, False), ("window_seconds", 0, False), ("progress_interval", 0, False),
 )
 
@@ -203,6 +208,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         feeds=list(args.feeds or []),
         output=args.output,
         fmt=args.fmt,
+        keep_runs=getattr(args, "keep_runs", 0),
         fetch=fetch,
         extract=ExtractSettings(min_body_chars=args.min_body_chars),
         fetch_concurrency=args.fetch_concurrency,

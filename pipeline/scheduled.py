@@ -10,7 +10,8 @@ robots.txt rules when they expire (24 h at most).
 Files: ``feeds.json`` (per feed: validators, last status, failures, polling
 interval, ``next_due``, ``not_before``; see ``transforms.lib.polling``),
 ``seen.json``, ``robots.json`` (per origin: outcome, rules, crawl delay,
-``expires``).
+``expires``), ``sources.json`` (per source, its recent runs' figures:
+``pipeline.health``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pipeline import health
 from pipeline.state import StateStore
 from pipeline.summary import read_rows
 from schemas.records import Article, DedupNode, RobotsOutcome
@@ -35,6 +37,7 @@ from transforms.lib.urls import record_id
 FEEDS_FILE = "feeds.json"
 SEEN_FILE = "seen.json"
 ROBOTS_FILE = "robots.json"
+SOURCES_FILE = "sources.json"
 EXACT_KINDS = ("same_url", "same_guid")
 REPRINTS_FILE = "reprints.idx"  # the reprint index of recent articles (transforms.lib.reprint_index, zlib JSON)
 STATE_FORMAT = 1
@@ -50,6 +53,8 @@ class RunState:
     reprints: bytes | None = None  # the reprint index of articles from earlier runs, within the horizon
     reprints_path: str | None = None  # where the current generation holds it (workers load it from there)
     reprint_articles: int = 0  # articles in that index (for the run summary)
+    sources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # source -> recent runs (health)
+    health_flags: list[dict[str, str]] = field(default_factory=list)  # sources this run flagged (not stored)
 
     def not_due(self, urls: list[str], now: datetime, poll_all: bool = False) -> dict[str, dict[str, str]]:
         """The feeds a run at ``now`` leaves alone: ``{url: {"due": ISO time, "why": "interval"|"retry_after"}}``."""
@@ -92,11 +97,12 @@ def load(store: StateStore) -> RunState:
     seen = store.read_json(SEEN_FILE, default={"format": STATE_FORMAT, "seen": {}})
     # Generations written before robots.txt was kept have no robots.json: nothing cached.
     robots = store.read_json(ROBOTS_FILE, default={"format": STATE_FORMAT, "robots": {}})
-    for name, document in ((FEEDS_FILE, feeds), (SEEN_FILE, seen), (ROBOTS_FILE, robots)):
+    sources = store.read_json(SOURCES_FILE, default={"format": STATE_FORMAT, "sources": {}})  # (newer file)
+    for name, document in ((FEEDS_FILE, feeds), (SEEN_FILE, seen), (ROBOTS_FILE, robots), (SOURCES_FILE, sources)):
         if document.get("format") != STATE_FORMAT:
             raise ValueError(f"state file {name}: format {document.get('format')!r}, expected {STATE_FORMAT}")
     return RunState(feeds["feeds"], seen["seen"], robots["robots"], store.read(REPRINTS_FILE),
-                    store.path_of(REPRINTS_FILE))
+                    store.path_of(REPRINTS_FILE), sources=sources["sources"])
 
 
 def next_state(previous: RunState, output: str, horizon_days: float, now: datetime | None = None,
@@ -149,7 +155,10 @@ def next_state(previous: RunState, output: str, horizon_days: float, now: dateti
     robots = {origin: kept for origin, kept in robots.items()
               if kept.get("outcome") in CACHEABLE and kept.get("expires", "") > stamp}
     reprints = next_reprint_index(previous.reprints, records, horizon_days, now)
-    return RunState(feeds, seen, robots, reprints.to_bytes(), reprint_articles=len(reprints))
+    forget = (now - timedelta(days=health.FORGET_AFTER_DAYS)).strftime(ISO_FORMAT)
+    sources = health.next_history(previous.sources, read_rows(output, "sources"), stamp, forget)
+    return RunState(feeds, seen, robots, reprints.to_bytes(), reprint_articles=len(reprints), sources=sources,
+                    health_flags=health.flags(sources, stamp))
 
 
 def next_reprint_index(previous: bytes | None, rows: list[dict[str, Any]], horizon_days: float,
@@ -210,4 +219,5 @@ def files(state: RunState) -> dict[str, bytes]:
         FEEDS_FILE: json.dumps({"format": STATE_FORMAT, "feeds": state.feeds}, indent=1, sort_keys=True).encode(),
         SEEN_FILE: json.dumps({"format": STATE_FORMAT, "seen": state.seen}, sort_keys=True).encode(),
         ROBOTS_FILE: json.dumps({"format": STATE_FORMAT, "robots": state.robots}, indent=1, sort_keys=True).encode(),
+        SOURCES_FILE: json.dumps({"format": STATE_FORMAT, "sources": state.sources}, sort_keys=True).encode(),
     }

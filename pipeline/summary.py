@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 
 from transforms.deadletters import NAMESPACE
+from transforms.lib.times import ISO_FORMAT
 
 
 def read_counters(result: Any) -> dict[str, int] | None:
@@ -75,6 +78,8 @@ def summarise(counters: dict[str, int], feeds_listed: int, wall_seconds: float) 
         "stages_in": stages_in,
         "failed_stages": failed_stages,
         "wall_seconds": round(wall_seconds, 2),
+        # time spent in each stage, summed over threads and workers (transforms.deadletters.busy)
+        "busy_seconds": {stage: round(us / 1e6, 3) for stage, us in by_suffix("busy_us.").items()},
         "counters": dict(sorted(counters.items())),
     }
 
@@ -111,8 +116,22 @@ def render(summary: dict[str, Any]) -> str:
                  f" + dead letters {inv['dead_letters']}{seen}: {verdict}")
     for stage in summary["failed_stages"]:
         lines.append(f"FAILED     stage {stage} dead-lettered all {summary['stages_in'][stage]} elements it was given")
+    lines += _health_lines(summary)
     lines.append(f"wall time  {summary['wall_seconds']:.1f} s")
     return "\n".join(lines)
+
+
+def _health_lines(summary: dict[str, Any]) -> list[str]:
+    """With --state: the sources whose extraction degraded or that keep failing (pipeline.health)."""
+    health = summary.get("source_health")
+    if health is None:
+        return []
+    flagged = health["flagged"]
+    if not flagged:
+        return [f"health     {health['sources']} sources tracked, none flagged"]
+    lines = [f"health     {len({f['source'] for f in flagged})} of {health['sources']} sources flagged:"]
+    lines += [f"           {f['source']}: {f['flag'].replace('_', ' ')}: {f['detail']}" for f in flagged]
+    return lines
 
 
 def _pages_line(summary: dict[str, Any]) -> str:
@@ -145,13 +164,30 @@ def _politeness_lines(summary: dict[str, Any]) -> list[str]:
 
 
 def read_rows(output: str, table: str) -> list[dict[str, Any]]:
-    """The rows of a JSON Lines table the run wrote under ``output`` (``TABLE-*.jsonl``)."""
+    """The rows of a table the run wrote under ``output`` (``TABLE-*.jsonl`` or ``TABLE-*.parquet``), as JSON
+    would give them (timestamps as ISO strings)."""
     rows = []
     for result in FileSystems.match([FileSystems.join(output, f"{table}-*.jsonl")]):
-        for metadata in result.metadata_list:
+        for metadata in sorted(result.metadata_list, key=lambda m: m.path):
             with FileSystems.open(metadata.path) as handle:
                 rows += [json.loads(line) for line in handle.read().decode("utf-8").splitlines() if line.strip()]
+    for result in FileSystems.match([FileSystems.join(output, f"{table}-*.parquet")]):
+        for metadata in sorted(result.metadata_list, key=lambda m: m.path):
+            import pyarrow.parquet as pq  # only for Parquet runs
+
+            with FileSystems.open(metadata.path) as handle:
+                rows += [_as_json(row) for row in pq.read_table(io.BytesIO(handle.read())).to_pylist()]
     return rows
+
+
+def _as_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _as_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_json(v) for v in value]
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime(ISO_FORMAT)
+    return value
 
 
 def summarise_robots(counters: dict[str, int], rows: list[dict[str, Any]], policy: Any) -> dict[str, Any]:

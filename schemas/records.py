@@ -239,6 +239,32 @@ class DeadLetter(NamedTuple):
     url: str | None
 
 
+class Count(NamedTuple):
+    """A named count: one reason, one language."""
+
+    name: str
+    count: int
+
+
+class SourceRun(NamedTuple):
+    """One source's figures in one run (``sources-*.jsonl``): the per-source table of the run report and,
+    across scheduled runs, the history source health reads (``pipeline.health``)."""
+
+    source_domain: str
+    entries: int  # entries that ended as a record, a duplicate or an entry dead letter
+    records: int
+    duplicates: int
+    dead_letters: int  # entry dead letters
+    feed_failures: int  # feed dead letters: the source's feed could not be fetched or parsed
+    bodies_from_page: int
+    bodies_from_feed: int
+    thin_pages: int  # a page was fetched but gave no text or a thin body: the feed's text was used
+    repeated_page_bodies: int  # page bodies identical to another page body of the source: boilerplate kept
+    page_failures: Sequence[Count]  # why pages were not fetched (reasons), fallen back to the feed or dead-lettered
+    median_page_body_chars: int | None  # of the bodies extracted from pages
+    languages: Sequence[Count]
+
+
 class DedupCorrection(NamedTuple):
     """A verdict changed after it was emitted (streaming): an earlier copy arrived after its reprint.
 

@@ -12,7 +12,7 @@ from pipeline.cli import main
 from schemas.derive import json_schema
 from schemas.records import DeadLetter, NewsRecord
 from tests.conftest import SAMPLE
-from tests.pipeline_run import read_outputs
+from tests.pipeline_run import read_outputs, run_dir
 from transforms.lib.urls import canonical_url, record_id
 
 EXPECTED = json.loads((SAMPLE / "EXPECTED.json").read_text())
@@ -123,7 +123,7 @@ def test_a_run_on_another_day_gives_the_same_records_and_verdicts(demo_output, t
 
 def test_parquet_output_has_the_same_records(demo_output, tmp_path):
     assert main(["demo", "--output", str(tmp_path), "--format", "parquet"]) == 0
-    table = pq.read_table([str(p) for p in tmp_path.glob("records-*.parquet")])
+    table = pq.read_table([str(p) for p in run_dir(tmp_path).glob("records-*.parquet")])
     assert sorted(table.column("id").to_pylist()) == sorted(r["id"] for r in demo_output["records"])
     assert str(table.schema.field("published").type) == "timestamp[us, tz=UTC]"
 

@@ -15,7 +15,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from tests.builders import entry
 from tests.conftest import PROJECT, beam_test_pipeline
 from tests.faultserver import fixed, gzip_bomb, redirect, reset, sequence, slow_drip, truncated
-from tests.pipeline_run import read_outputs
+from tests.pipeline_run import read_outputs, run_dir
 from transforms.lib.http import FetchSettings
 from transforms.pages import FetchPages
 
@@ -137,7 +137,7 @@ def test_summary_reports_dead_letters_by_stage_and_reason(tmp_path, fault_server
     result = subprocess.run([sys.executable, "-m", "pipeline", "run", "--feeds", feed, "--output", str(output),
                              "--allow_private_networks", "--per_host_delay", "0"], cwd=PROJECT, capture_output=True,
                             text=True)
-    summary = json.loads((output / "run_summary.json").read_text())
+    summary = json.loads((run_dir(output) / "run_summary.json").read_text())
     assert summary["dead_letters"]["entry"] == {"extract": {"page_http_404": 1}}
     assert "dead       entry at extract: page_http_404 1" in result.stdout
     # Every element given to the extract stage was dead-lettered: visible, and a non-zero exit.

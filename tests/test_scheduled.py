@@ -15,7 +15,7 @@ from pipeline.scheduled import RunState, next_state
 from pipeline.siteserver import SiteServer
 from tests.conftest import PROJECT, SAMPLE
 from tests.faultserver import fixed
-from tests.pipeline_run import read_outputs
+from tests.pipeline_run import read_outputs, read_table
 from transforms.lib.polling import PollSettings
 from transforms.lib.times import parse_iso
 
@@ -248,3 +248,46 @@ def test_a_killed_run_leaves_the_state_as_it_was_and_the_next_run_proceeds(tmp_p
     # committed a generation.
     assert third["records"] == [] and third["summary"]["feeds"]["not_modified"] == 6
     assert (state / "CURRENT").read_text().strip() == "g000002"
+
+
+def test_two_scheduled_runs_into_one_output_keep_both_runs_records(tmp_path):
+    """Each run writes its own run=... folder; ``latest`` names the newest; earlier runs are never touched."""
+    site = tmp_path / "site"
+    shutil.copytree(SAMPLE / "site", site)
+    output, state = tmp_path / "out", tmp_path / "out" / "state"
+    with SiteServer(site) as server:
+        assert run(server, output, state) == 0
+        [first_run] = [p for p in output.iterdir() if p.name.startswith("run=")]
+        first_files = {p.name: p.read_bytes() for p in first_run.iterdir()}
+        feed = site / "www.metrogazette.example" / "feed.xml"
+        item = ("<item><title>Harbour fair opens</title><link>http://www.metrogazette.example/news/fair.html</link>"
+                "<description>" + "The harbour fair in Carrow opened on Sunday with 40 stalls. " * 6
+                + "</description></item>")
+        feed.write_text(feed.read_text().replace("<item>", item + "<item>", 1))
+        assert run(server, output, state, "--poll_all") == 0
+    run_folders = sorted(p.name for p in output.iterdir() if p.name.startswith("run="))
+    assert len(run_folders) == 2 and run_folders[0] == first_run.name
+    assert (output / "latest").read_text().strip() == run_folders[1]
+    assert {p.name: p.read_bytes() for p in first_run.iterdir()} == first_files  # untouched
+    assert len(read_table(first_run, "records")) == 30
+    assert [r["url"] for r in read_outputs(output)["records"]] == ["http://www.metrogazette.example/news/fair.html"]
+    assert sorted(p.name for p in output.iterdir() if not p.name.startswith("run=")) == ["latest", "state"]
+
+
+def test_the_demo_twice_keeps_both_runs_says_nothing_was_due_and_takes_run_options(tmp_path, capsys):
+    output = tmp_path / "out"
+    assert main(["demo", "--output", str(output), "--no_entities"]) == 0
+    first = read_outputs(output)
+    assert len(first["records"]) == 30
+    capsys.readouterr()
+    assert main(["demo", "--output", str(output), "--no_entities"]) == 0
+    said = capsys.readouterr().out
+    assert "no feed is due yet" in said and "--poll_all" in said
+    second = read_outputs(output)
+    assert second["records"] == [] and second["summary"]["invariant"]["holds"]
+    # The flag the hint names works with demo, as does --keep_runs: three runs, the oldest pruned.
+    assert main(["demo", "--output", str(output), "--no_entities", "--poll_all", "--keep_runs", "2"]) == 0
+    assert "nothing new since the last run" in capsys.readouterr().out
+    folders = sorted(p.name for p in output.iterdir() if p.name.startswith("run="))
+    assert len(folders) == 2 and (output / "latest").read_text().strip() == folders[-1]
+    assert read_outputs(output)["summary"]["feeds"]["not_modified"] == 6

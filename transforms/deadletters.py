@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import apache_beam as beam
@@ -67,6 +69,17 @@ def count(name: str, value: int = 1) -> None:
             _local_tally[name] += value
 
 
+@contextmanager
+def busy(stage: str) -> Iterator[None]:
+    """Add the time spent in the block to the counter ``busy_us.STAGE`` (microseconds): summed over a run's
+    threads and workers, so a stage can be busy for longer than the run's wall time."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        count(f"busy_us.{stage}", int((time.perf_counter() - started) * 1_000_000))
+
+
 def describe(element: Any) -> str:
     """A JSON description of an element for a dead letter, truncated; bytes are summarised."""
     def default(value: Any) -> Any:
@@ -114,7 +127,8 @@ class StageDoFn(beam.DoFn):
     def process(self, element: Any) -> Iterable[Any]:
         count(f"stage_in.{self.stage}")
         try:
-            outputs = list(self.handle(element))  # all or nothing: an element is never half-emitted
+            with busy(self.stage):
+                outputs = list(self.handle(element))  # all or nothing: an element is never half-emitted
         except Exception as error:
             if getattr(error, "reason", None) is None:
                 _LOG.warning("%s failed on an element: %r", self.stage, error, exc_info=True)

@@ -33,7 +33,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler
 
 from schemas.records import Article, DedupNode, DedupVerdict, DocFeatures, FeedEntry, Match, NewsRecord
-from transforms.deadletters import StageDoFn, count, dead_letter, with_dead_letters
+from transforms.deadletters import StageDoFn, busy, count, dead_letter, with_dead_letters
 from transforms.lib.embeddings import LazySentenceEncoder
 from transforms.lib.fingerprints import article_features, candidate_keys, strong_candidate
 from transforms.lib.records import CANONICAL, record_from_article, record_from_entry
@@ -271,8 +271,9 @@ class ScoreWordingFn(beam.DoFn):
     def process(self, pair: tuple[DocFeatures, DocFeatures]) -> Iterable[Any]:
         later, earlier = pair
         count("dedup.pairs_compared")
-        wording = wording_measures(later, earlier)  # once: scoring and the meaning gate both read it
-        scored = decide_wording(later, earlier, wording)
+        with busy("dedup_wording"):
+            wording = wording_measures(later, earlier)  # once: scoring and the meaning gate both read it
+            scored = decide_wording(later, earlier, wording)
         if scored is not None:
             yield tag(self.MATCHES, Match(later.node, earlier.node, scored.kind, scored.score, scored.evidence))
         elif needs_meaning_check(later, earlier, wording=wording):
@@ -327,7 +328,8 @@ class MatchPriorRunsFn(beam.DoFn):
 
 def _score_meaning(pair: tuple[tuple[DocFeatures, bytes], tuple[DocFeatures, bytes]]) -> Iterable[Match]:
     (later, later_vectors), (earlier, earlier_vectors) = pair
-    scored = score_paraphrase(later, earlier, later_vectors, earlier_vectors)
+    with busy("dedup_meaning"):
+        scored = score_paraphrase(later, earlier, later_vectors, earlier_vectors)
     if scored is not None:
         yield Match(later.node, earlier.node, scored.kind, scored.score, scored.evidence)
 

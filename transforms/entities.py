@@ -20,7 +20,7 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from schemas.records import Entity, NewsRecord
 from transforms.batching import ApplyModel
-from transforms.deadletters import count
+from transforms.deadletters import busy, count
 from transforms.lib.ner import MAX_NER_CHARS, load_spacy_model, merge_mentions
 from transforms.tagging import DEAD_LETTERS, MAIN, Tagged, split, tag
 
@@ -41,10 +41,11 @@ class SpacyNerModelHandler(ModelHandler[str, list[Entity], Any]):
     def run_inference(self, batch: Sequence[str], model: Any, inference_args: dict[str, Any] | None = None
                       ) -> Iterable[PredictionResult]:
         texts = [text[:MAX_NER_CHARS] for text in batch]
-        try:
-            results = [_entities(doc) for doc in model.pipe(texts, batch_size=len(texts))]
-        except Exception:
-            results = [_entities_or_failure(model, text) for text in texts]
+        with busy("entities"):
+            try:
+                results = [_entities(doc) for doc in model.pipe(texts, batch_size=len(texts))]
+            except Exception:
+                results = [_entities_or_failure(model, text) for text in texts]
         for text, result in zip(batch, results):
             yield PredictionResult(text, result)
 

@@ -16,7 +16,7 @@ from typing import Any
 import apache_beam as beam
 
 from schemas.records import FetchResult
-from transforms.deadletters import count, dead_letter
+from transforms.deadletters import busy, count, dead_letter
 from transforms.lib.http import Fetcher, FetchSettings
 from transforms.tagging import DEAD_LETTERS, MAIN, Tagged, tag
 
@@ -78,7 +78,9 @@ class ConcurrentFetchFn(beam.DoFn):
 
     def process(self, batch: list[Any]) -> Iterable[Any]:
         assert self._executor is not None
-        for element, (fetched, error) in zip(batch, self._executor.map(self._fetch_in_thread, batch)):
+        with busy(self.stage):  # the batch's wall time: its fetches overlap
+            done = list(self._executor.map(self._fetch_in_thread, batch))
+        for element, (fetched, error) in zip(batch, done):
             count(f"stage_in.{self.stage}")
             if error is None:
                 try:

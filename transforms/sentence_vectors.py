@@ -17,7 +17,7 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from schemas.records import SentenceVectors
 from transforms.batching import ApplyModel
-from transforms.deadletters import count
+from transforms.deadletters import busy, count
 from transforms.lib.embeddings import encode_documents, load_sentence_model
 
 
@@ -34,10 +34,11 @@ class SentenceVectorModelHandler(ModelHandler[Sequence[str], bytes, Any]):
 
     def run_inference(self, batch: Sequence[Sequence[str]], model: Any, inference_args: dict[str, Any] | None = None
                       ) -> Iterable[PredictionResult]:
-        try:
-            packed = encode_documents(model, batch)
-        except Exception:
-            packed = [_encode_or_none(model, sentences) for sentences in batch]
+        with busy("sentence_vectors"):
+            try:
+                packed = encode_documents(model, batch)
+            except Exception:
+                packed = [_encode_or_none(model, sentences) for sentences in batch]
         for sentences, vectors in zip(batch, packed):
             yield PredictionResult(sentences, vectors)
 

@@ -22,7 +22,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.parquetio import WriteToParquet
 
 from schemas.derive import TIMESTAMP_FIELDS, arrow_schema, to_plain
-from schemas.records import DeadLetter, FeedEntry, FeedStatus, NewsRecord, RobotsOutcome
+from schemas.records import DeadLetter, FeedEntry, FeedStatus, NewsRecord, RobotsOutcome, SourceRun
 from transforms.deadletters import count
 from transforms.lib.times import parse_iso
 
@@ -217,7 +217,8 @@ class WriteOutputs(beam.PTransform):
         if "feed_status" in outputs:
             tallies.append(outputs["feed_status"] | "TallyFeeds" >> beam.FlatMap(feed_status_tally))
         # Small tables for the next scheduled run's state (always JSON lines).
-        for name, record_type in (("seen", FeedEntry), ("feed_status", FeedStatus), ("robots", RobotsOutcome)):
+        for name, record_type in (("seen", FeedEntry), ("feed_status", FeedStatus), ("robots", RobotsOutcome),
+                                  ("sources", SourceRun)):
             if name in outputs:
                 table = "seen_before" if name == "seen" else name
                 written.append(outputs[name] | f"Write_{table}" >> self._table(table, record_type, "jsonl", 1))
