@@ -16,6 +16,9 @@ the oldest finished ones. Paths go through Beam's ``FileSystems``, so
 
 from __future__ import annotations
 
+import os
+import shutil
+import time
 from datetime import datetime
 
 from apache_beam.io.filesystems import FileSystems
@@ -41,8 +44,21 @@ def new_run_folder(output: str, started: datetime) -> str:
 
 
 def remove_run_folder(folder: str) -> None:
-    if FileSystems.exists(folder) or FileSystems.match([FileSystems.join(folder, "*")])[0].metadata_list:
-        FileSystems.delete([folder.rstrip("/") + "/"])
+    """Delete a run folder and everything in it (Beam's ``beam-temp-*`` folders too)."""
+    if not folder.rstrip("/").rsplit("/", 1)[-1].startswith(RUN_PREFIX):
+        raise ValueError(f"not a run folder, not removed: {folder}")  # never the output folder or the state
+    if FileSystems.get_scheme(folder) in (None, "file"):
+        # Beam's local delete removes the files a pattern matches and leaves the folders; and an interrupted
+        # run's threads may still be creating files while it goes: try again until the folder is gone.
+        local = folder.removeprefix("file://")
+        for attempt in range(5):
+            shutil.rmtree(local, ignore_errors=True)
+            if not os.path.exists(local):
+                return
+            time.sleep(0.1 * (attempt + 1))
+        shutil.rmtree(local)  # the last try says why it could not
+    elif FileSystems.match([FileSystems.join(folder, "*")])[0].metadata_list:
+        FileSystems.delete([folder.rstrip("/") + "/"])  # object stores: every object under the prefix
 
 
 def mark_latest(output: str, folder: str) -> None:
@@ -69,7 +85,8 @@ def latest_run(output: str) -> str | None:
 def finished_runs(output: str) -> list[str]:
     """The finished run folders under ``output``, oldest first."""
     matched = FileSystems.match([FileSystems.join(output, f"{RUN_PREFIX}*", SUMMARY)])[0].metadata_list
-    return sorted(m.path.rsplit("/", 2)[0] for m in matched)
+    folders = {m.path[: -len(SUMMARY)].rstrip("/") for m in matched}
+    return sorted(f for f in folders if f.rsplit("/", 1)[-1].startswith(RUN_PREFIX))
 
 
 def prune_runs(output: str, keep: int) -> list[str]:

@@ -75,7 +75,7 @@ def test_the_console_check_sees_a_broken_page(tmp_path):
 
 @needs_chromium
 def test_the_report_renders_in_headless_chromium_without_console_errors(demo_run, tmp_path):
-    folder, outputs = demo_run
+    folder, _outputs = demo_run
     screenshot = tmp_path / "report.png"
     dom, console = render(folder / "report.html", screenshot=screenshot)
     assert console == []
