@@ -48,6 +48,7 @@ def snapshot(row: dict[str, Any], run: str) -> dict[str, Any]:
         "articles": articles,
         "median_page_body_chars": row["median_page_body_chars"],
         "thin_share": _share(row["thin_pages"], articles),
+        "from_feed_share": _share(row["bodies_from_feed"], articles),
         "repeated_share": _share(row["repeated_page_bodies"], row["bodies_from_page"]),
         "failure_share": _share(failures, row["entries"]),
         "feed_failed": row["feed_failures"] > 0 and row["entries"] == 0,

@@ -154,8 +154,9 @@ def timings_section(summary: dict[str, Any]) -> str:
 
 def render_report(folder: str, summary: dict[str, Any]) -> str:
     """The report page for the run in ``folder`` (its tables must be written)."""
-    records = read_rows(folder, "records")
-    duplicates = read_rows(folder, "duplicates")
+    records = read_rows(folder, "records", ("id", "url", "title", "source_domain"))
+    duplicates = read_rows(folder, "duplicates", ("id", "url", "title", "source_domain", "published",
+                                                  "duplicate_of", "dedup"))
     sources = read_rows(folder, "sources")
     name = folder.rstrip("/").rsplit("/", 1)[-1].removeprefix("run=")
     inv = summary["invariant"]

@@ -163,20 +163,25 @@ def _politeness_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def read_rows(output: str, table: str) -> list[dict[str, Any]]:
+def read_rows(output: str, table: str, fields: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     """The rows of a table the run wrote under ``output`` (``TABLE-*.jsonl`` or ``TABLE-*.parquet``), as JSON
-    would give them (timestamps as ISO strings)."""
+    would give them (timestamps as ISO strings); only ``fields`` of each row when given (bodies are large)."""
+    def kept(row: dict[str, Any]) -> dict[str, Any]:
+        return row if fields is None else {name: row.get(name) for name in fields}
+
     rows = []
     for result in FileSystems.match([FileSystems.join(output, f"{table}-*.jsonl")]):
         for metadata in sorted(result.metadata_list, key=lambda m: m.path):
             with FileSystems.open(metadata.path) as handle:
-                rows += [json.loads(line) for line in handle.read().decode("utf-8").splitlines() if line.strip()]
+                rows += [kept(json.loads(line)) for line in io.TextIOWrapper(handle, encoding="utf-8")
+                         if line.strip()]
     for result in FileSystems.match([FileSystems.join(output, f"{table}-*.parquet")]):
         for metadata in sorted(result.metadata_list, key=lambda m: m.path):
             import pyarrow.parquet as pq  # only for Parquet runs
 
             with FileSystems.open(metadata.path) as handle:
-                rows += [_as_json(row) for row in pq.read_table(io.BytesIO(handle.read())).to_pylist()]
+                parquet = pq.read_table(io.BytesIO(handle.read()), columns=list(fields) if fields else None)
+                rows += [_as_json(row) for row in parquet.to_pylist()]
     return rows
 
 
