@@ -6,8 +6,9 @@ keeps its input's partition count. Every ``CoGroupByKey`` is a Flatten and a
 GroupByKey, so partition counts add up along the graph: the sample run (about
 50 articles) ended with 693 partitions and 32,459 tasks, and each extra join
 input multiplied the tail. Here a GroupByKey's output has at most
-``2 x the cluster's threads`` partitions (at least 2): the same sample is
-about 2,300 tasks. The grouping itself is unchanged (same keys, same values,
+``2 x the cluster's threads`` partitions (at least 2), and so has a
+Flatten's (repartitioned when its inputs add up to more): the same sample is
+about 2,300 tasks with the first bound alone. The grouping itself is unchanged (same keys, same values,
 windows as Beam's own translation).
 
 ``--runner DaskRunner`` on the command line means this class
@@ -19,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from apache_beam.runners.dask import dask_runner, transform_evaluator
-from apache_beam.runners.dask.overrides import _GroupByKeyOnly, dask_overrides
+from apache_beam.runners.dask.overrides import _Flatten, _GroupByKeyOnly, dask_overrides
 
 MIN_PARTITIONS = 2
 
@@ -39,6 +40,16 @@ def _bounded_group_by_key(limit: int) -> type[transform_evaluator.GroupByKey]:
     return BoundedGroupByKey
 
 
+def _bounded_flatten(limit: int) -> type[transform_evaluator.Flatten]:
+    class BoundedFlatten(transform_evaluator.Flatten):
+        def apply(self, input_bag: Any, side_inputs: Any = None) -> Any:
+            bag = super().apply(input_bag, side_inputs)
+            # concat adds its inputs' partitions up; every step downstream is a task per partition
+            return bag.repartition(npartitions=limit) if bag.npartitions > limit else bag
+
+    return BoundedFlatten
+
+
 def partition_limit(threads_per_worker: dict[str, int]) -> int:
     return max(MIN_PARTITIONS, 2 * sum(threads_per_worker.values()))
 
@@ -56,13 +67,16 @@ class DaskRunner(dask_runner.DaskRunner):
         client = ddist.Client(**dask_options)
         pipeline.replace_all(dask_overrides())
         translations = transform_evaluator.TRANSLATIONS
-        original = translations[_GroupByKeyOnly]
+        original = dict(translations)
+        limit = partition_limit(client.nthreads())
         # The visitor reads the module's table; it is restored before anything else can build a graph.
-        translations[_GroupByKeyOnly] = _bounded_group_by_key(partition_limit(client.nthreads()))
+        translations[_GroupByKeyOnly] = _bounded_group_by_key(limit)
+        translations[_Flatten] = _bounded_flatten(limit)
         try:
             visitor = self.to_dask_bag_visitor(bag_kwargs)
             pipeline.visit(visitor)
         finally:
-            translations[_GroupByKeyOnly] = original
+            translations.clear()
+            translations.update(original)
         graph = dask.optimize(list(visitor.bags.values())[-1])
         return dask_runner.DaskRunnerResult(client, client.compute(graph))
