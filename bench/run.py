@@ -106,7 +106,7 @@ def measure_pipeline(server: SiteServer, manifest: dict) -> dict:
     results = {}
     loop_seconds, loop_out = timed_run([sys.executable, "-m", "bench.loop", "--feeds", str(CORPUS / "feeds.txt"),
                                         "--output", str(WORK / "loop"),
-                                        *[f"--connect_to={a.split('=', 1)[1]}" for a in server.connect_to_args()]])
+                                        *server.connect_to_args()])
     loop = json.loads(loop_out.strip().splitlines()[-1])
     one_seconds, _ = timed_run(newsbeam(server, WORK / "one"))
     two_seconds, _ = timed_run(newsbeam(server, WORK / "two", "--direct_num_workers=2",

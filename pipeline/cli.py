@@ -304,7 +304,7 @@ def run_demo(args: argparse.Namespace, beam_args: list[str]) -> int:
             "allow_private_networks": True,  # the sample is served from 127.0.0.1
             "per_host_delay": 0.0,
             "state": args.state or str(Path(args.output) / "state"),  # beside the run folders
-            "connect_to": [*args.connect_to, *(a.split("=", 1)[1] for a in server.connect_to_args())],
+            "connect_to": [*args.connect_to, *server.connect_to_specs()],
         })
         print(f"newsbeam demo: serving {len(server.hosts())} sample sites from 127.0.0.1:{server.port}")
         code, _summary = run(config_from_args(args), beam_args)

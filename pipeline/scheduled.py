@@ -33,12 +33,12 @@ from transforms.lib.robots import CACHEABLE
 from transforms.lib.times import ISO_FORMAT
 from transforms.lib.times import now as clock_now  # `now` names a parameter here
 from transforms.lib.urls import record_id
+from transforms.lib.verdicts import EXACT_KINDS
 
 FEEDS_FILE = "feeds.json"
 SEEN_FILE = "seen.json"
 ROBOTS_FILE = "robots.json"
 SOURCES_FILE = "sources.json"
-EXACT_KINDS = ("same_url", "same_guid")
 REPRINTS_FILE = "reprints.idx"  # the reprint index of recent articles (transforms.lib.reprint_index, zlib JSON)
 STATE_FORMAT = 1
 # What robots.json keeps of a RobotsOutcome (origin is the key; source is always "state" when read back).

@@ -47,9 +47,13 @@ class SiteServer:
     def hosts(self) -> list[str]:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir())
 
+    def connect_to_specs(self, site_port: int = 80) -> list[str]:
+        """``HOST:PORT:127.0.0.1:THIS_PORT`` for every site: what ``--connect_to`` takes."""
+        return [f"{host}:{site_port}:127.0.0.1:{self.port}" for host in self.hosts()]
+
     def connect_to_args(self, site_port: int = 80) -> list[str]:
-        """``--connect_to`` values sending every site's host name to this server."""
-        return [f"--connect_to={host}:{site_port}:127.0.0.1:{self.port}" for host in self.hosts()]
+        """``--connect_to`` options sending every site's host name to this server."""
+        return [f"--connect_to={spec}" for spec in self.connect_to_specs(site_port)]
 
     def __enter__(self) -> "SiteServer":
         self._thread.start()

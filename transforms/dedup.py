@@ -39,7 +39,7 @@ from transforms.lib.fingerprints import article_features, candidate_keys, strong
 from transforms.lib.records import CANONICAL, record_from_article, record_from_entry
 from transforms.lib.reprint_index import ReprintIndex
 from transforms.lib.similarity import (
-    MEANING_CHECKS_PER_ARTICLE,
+    best_meaning_candidates,
     decide_wording,
     meaning_priority,
     needs_meaning_check,
@@ -283,14 +283,15 @@ class ScoreWordingFn(beam.DoFn):
 
 def best_meaning_pairs(item: tuple[str, Iterable[tuple[tuple[float, int], str]]]
                        ) -> Iterable[tuple[str, str]]:
-    """(earlier key, later key) for a later article's ``MEANING_CHECKS_PER_ARTICLE`` best candidates."""
+    """(earlier key, later key) for a later article's best candidates (``best_meaning_candidates``)."""
     later_key, candidates = item
-    ranked = sorted(candidates, key=lambda c: (-c[0][0], -c[0][1], c[1]))
-    for _priority, earlier_key in ranked[:MEANING_CHECKS_PER_ARTICLE]:
+    candidates = list(candidates)
+    chosen = best_meaning_candidates((priority, key, key) for priority, key in candidates)
+    for earlier_key in chosen:
         count("dedup.pairs_meaning_checked")
         yield earlier_key, later_key
-    if len(ranked) > MEANING_CHECKS_PER_ARTICLE:
-        count("dedup.pairs_meaning_capped", len(ranked) - MEANING_CHECKS_PER_ARTICLE)
+    if len(candidates) > len(chosen):
+        count("dedup.pairs_meaning_capped", len(candidates) - len(chosen))
 
 
 class MatchPriorRunsFn(beam.DoFn):

@@ -19,11 +19,12 @@ from typing import Any, NamedTuple
 import apache_beam as beam
 
 from schemas.records import Count, DeadLetter, NewsRecord, SourceRun
+from transforms.lib.extraction import NOTE_NO_TEXT, NOTE_NOT_FETCHED, NOTE_THIN
 from transforms.lib.urls import source_domain
+from transforms.lib.verdicts import EXACT_KINDS
 
-EXACT_KINDS = ("same_url", "same_guid")  # copies matched in the feeds: no page of their own was fetched
-THIN_NOTES = ("page body thin", "page had no extractable text")
-NOT_FETCHED_NOTE = "page not fetched: "
+THIN_NOTES = (NOTE_THIN, NOTE_NO_TEXT)
+NOT_FETCHED_NOTE = f"{NOTE_NOT_FETCHED}: "
 
 
 class Observation(NamedTuple):
@@ -39,7 +40,7 @@ class Observation(NamedTuple):
 
 
 def observe_record(record: NewsRecord, outcome: str) -> tuple[str, Observation]:
-    exact = record.dedup.kind in EXACT_KINDS
+    exact = record.dedup.kind in EXACT_KINDS  # matched in the feeds: no page of its own was fetched
     note = record.body_note or ""
     failure = None
     if note.startswith(NOT_FETCHED_NOTE):  # "page not fetched: REASON: message"

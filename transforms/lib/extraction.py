@@ -81,6 +81,12 @@ def extract_page(html: str, url: str, settings: ExtractSettings) -> Extracted | 
     )
 
 
+# Why a body came from the feed (``Article.body_note``); per-source figures read them back (transforms.sources).
+NOTE_NOT_FETCHED = "page not fetched"  # then ": REASON: message"
+NOTE_NO_TEXT = "page had no extractable text"
+NOTE_THIN = "page body thin"  # then " (N chars)"
+
+
 def build_article(page: FetchedPage, settings: ExtractSettings) -> Article:
     """The article for a fetched page: the page's body, or the feed's when the page fails or is thin.
 
@@ -95,11 +101,11 @@ def build_article(page: FetchedPage, settings: ExtractSettings) -> Article:
     elif feed_text:
         body, body_source = feed_text, "feed"
         if page.error:
-            note = f"page not fetched: {page.error}"
+            note = f"{NOTE_NOT_FETCHED}: {page.error}"
         elif not page_body:
-            note = "page had no extractable text"
+            note = NOTE_NO_TEXT
         else:
-            note = f"page body thin ({len(page_body)} chars)"
+            note = f"{NOTE_THIN} ({len(page_body)} chars)"
     else:
         # The page's own failure is the reason worth reporting: "page_http_404", "page_blocked_address"...
         reason = f"page_{page.error.split(':', 1)[0]}" if page.error else "no_text"

@@ -34,7 +34,7 @@ from transforms.lib.bucket_store import BucketStore
 from transforms.lib.embeddings import DIMENSIONS
 from transforms.lib.fingerprints import candidate_keys, strong_candidate
 from transforms.lib.similarity import (
-    MEANING_CHECKS_PER_ARTICLE,
+    best_meaning_candidates,
     decide_wording,
     meaning_priority,
     needs_meaning_check,
@@ -139,7 +139,7 @@ class ReprintIndex:
         (then cached). Without it, articles are compared by wording only.
         """
         matches, vectors = [], None
-        to_check = []  # (priority, order, other, later, earlier): pairs for a meaning check
+        to_check = []  # (priority, order, (other, later, earlier)): pairs for a meaning check
         for other in self.candidates(features, keys):
             self.compared += 1
             later, earlier = (features, other.features)
@@ -152,9 +152,9 @@ class ReprintIndex:
             if scored is not None:
                 matches.append(Match(later.node, earlier.node, scored.kind, scored.score, scored.evidence))
             elif embed is not None and needs_meaning_check(later, earlier, wording=wording):
-                to_check.append((meaning_priority(later, earlier, wording), len(to_check), other, later, earlier))
-        to_check.sort(key=lambda c: (-c[0][0], -c[0][1], c[1]))
-        for _priority, _order, other, later, earlier in to_check[:MEANING_CHECKS_PER_ARTICLE]:
+                to_check.append((meaning_priority(later, earlier, wording), len(to_check), (other, later, earlier)))
+        chosen = best_meaning_candidates(to_check)
+        for other, later, earlier in chosen:
             assert embed is not None
             if vectors is None:
                 vectors = embed(list(features.sentences))
@@ -165,7 +165,7 @@ class ReprintIndex:
             scored = score_paraphrase(later, earlier, later_vectors, earlier_vectors)
             if scored is not None:
                 matches.append(Match(later.node, earlier.node, scored.kind, scored.score, scored.evidence))
-        self.meaning_checked += min(len(to_check), MEANING_CHECKS_PER_ARTICLE)
+        self.meaning_checked += len(chosen)
         return matches, vectors
 
     def add(self, features: DocFeatures, root: DedupNode | None = None, vectors: bytes | None = None,

@@ -36,13 +36,16 @@ kinds from strongest; ``same_url`` and ``same_guid`` come from the feeds
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from collections.abc import Iterable
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
 from schemas.records import DocFeatures
 from transforms.lib.embeddings import cosine_matrix
 from transforms.lib.fingerprints import unpack_shingles
+
+T = TypeVar("T")
 
 KIND_RANK = {"same_url": 0, "same_guid": 1, "same_text": 2, "near_verbatim": 3, "edited": 4, "paraphrase": 5}
 
@@ -171,6 +174,13 @@ MEANING_CHECKS_PER_ARTICLE = 8
 def meaning_priority(later: DocFeatures, earlier: DocFeatures, wording: Wording | None) -> tuple[float, int]:
     """Which meaning checks an article gets first: most names and numbers in common, then most wording."""
     return round(anchor_jaccard(later, earlier), 6), wording.shared if wording is not None else 0
+
+
+def best_meaning_candidates(candidates: Iterable[tuple[tuple[float, int], Any, T]]) -> list[T]:
+    """Of one article's (priority, tie-break, candidate) triples, the candidates it is meaning-checked
+    against: the ``MEANING_CHECKS_PER_ARTICLE`` of highest priority, ties by the smallest tie-break."""
+    ranked = sorted(candidates, key=lambda c: (-c[0][0], -c[0][1], c[1]))
+    return [candidate for _priority, _tie, candidate in ranked[:MEANING_CHECKS_PER_ARTICLE]]
 
 
 def monotone_alignment(similarity: np.ndarray, gap: float = ALIGN_GAP) -> list[tuple[int, int]]:
