@@ -18,12 +18,14 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.options.pipeline_options import DirectOptions, GoogleCloudOptions, PipelineOptions, StandardOptions
 
 from pipeline import runs, scheduled
 from pipeline.dedup_harness import build_dedup
 from pipeline.graph import build
 from pipeline.local_streaming import FeedTicker, input_topic, wait_until_stopped
+from pipeline.microbatch import LocalStream, stream_state
 from pipeline.options import RunConfig, add_run_arguments, config_from_args
 from pipeline.progress import Progress, counts_in_process
 from pipeline.siteserver import SiteServer
@@ -52,6 +54,9 @@ RUNNER_ALIASES = {"DaskRunner": "pipeline.dask_runner.DaskRunner"}  # Beam's, wi
 NEEDS_PORTABLE_BATCHING = {"pipeline.dask_runner.DaskRunner", "apache_beam.runners.dask.dask_runner.DaskRunner"}
 # Runners whose streaming job lives in this process (the launcher waits for Ctrl-C).
 LOCAL_STREAMING_RUNNERS = {"BundleBasedDirectRunner", "DirectRunner", "SwitchingDirectRunner"}
+# --streaming with these (or no --runner) is the local stream: micro-batches on FnApiRunner, acknowledged after
+# their output (pipeline.microbatch). --runner BundleBasedDirectRunner runs Beam's streaming graph instead.
+MICRO_BATCH_RUNNERS = {None, "DirectRunner", "SwitchingDirectRunner"}
 EXIT_INVARIANT_FAILED = 3
 EXIT_STAGE_FAILED = 4
 
@@ -134,11 +139,14 @@ def run_streaming(config: RunConfig, beam_args: list[str], stop: threading.Event
     then the summary is printed from its counters. On a remote runner
     (Dataflow, Flink) the job is submitted and this returns at once.
     """
-    if config.state:
-        raise ValueError("--state is for scheduled batch runs; a streaming job keeps its state in the runner")
     feed_list = read_feed_list(config.feeds) if config.feeds else FeedList([], [])
     options = PipelineOptions(beam_args)
     options.view_as(StandardOptions).streaming = True
+    if options.view_as(StandardOptions).runner in MICRO_BATCH_RUNNERS:
+        return run_local_stream(config, beam_args, feed_list, stop)
+    if config.state:
+        raise ValueError("--state is for scheduled batch runs and the local stream; a streaming job on a runner "
+                         "keeps its state in the runner")
     runner = choose_runner(options)
     _LOG.info("streaming on %s: %d feeds, subscription %s", runner, len(feed_list.urls),
               config.streaming.input_subscription)
@@ -180,6 +188,62 @@ def run_streaming(config: RunConfig, beam_args: list[str], stop: threading.Event
         print(f"newsbeam: the streaming pipeline failed: {failure}", file=sys.stderr)
         return 1, summary
     return 0, summary
+
+
+def run_local_stream(config: RunConfig, beam_args: list[str], feed_list: FeedList,
+                     stop: threading.Event | None = None) -> tuple[int, dict[str, Any]]:
+    """The local stream (``pipeline.microbatch``): micro-batches of work, acknowledged after their output."""
+    stream = config.streaming
+    if not stream.input_subscription and not (stream.poll_interval and feed_list.urls):
+        raise ValueError("a streaming run needs --input_subscription, or --feeds with --poll_interval")
+    if config.fmt != "jsonl":
+        raise ValueError("the local stream writes JSON lines (--format jsonl); Parquet is for batch runs")
+    check_writable(config.output)
+    stop = stop or threading.Event()
+    stream_loop = LocalStream(config, beam_args, feed_list, stop, run_once)
+    started = time.monotonic()
+    interrupted = _stop_on_ctrl_c(stop)
+    print("newsbeam: streaming on this machine in micro-batches (FnApiRunner; a message is acknowledged after "
+          "its output); Ctrl-C stops it", flush=True)
+    try:
+        with stream_state(config) as store:
+            stream_loop.run(store)
+    finally:
+        if interrupted is not None:
+            signal.signal(signal.SIGINT, interrupted)
+    counters = dict(stream_loop.totals)
+    summary = summarise(counters, len(feed_list.urls) + len(feed_list.problems), time.monotonic() - started)
+    summary["streaming"] = {
+        "mode": "micro-batches",
+        "messages": counters.get("messages.in", 0),
+        "message_entries": counters.get("messages.entries", 0),
+        "message_feeds": counters.get("messages.feeds", 0),
+        "corrections": 0,
+        "batches": stream_loop.batches,
+        "failed_batch_runs": stream_loop.failed_runs,
+        "poisoned_messages": stream_loop.poisoned,
+        "pubsub_outages": stream_loop.connection.outages,
+        "pubsub_outage_seconds": round(stream_loop.connection.seconds, 1),
+        "files": len(stream_loop.files),
+    }
+    summary["runner"] = "FnApiRunner (micro-batches)"
+    print(render(summary))
+    return 0, summary
+
+
+def _stop_on_ctrl_c(stop: threading.Event) -> Any:
+    """In the main thread, the first Ctrl-C lets the running micro-batch finish, a second stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(_signum: int, _frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        print("\nnewsbeam: stopping the stream (Ctrl-C) after the micro-batch in progress; Ctrl-C again stops "
+              "at once (its messages are delivered again)", flush=True)
+        stop.set()
+
+    return signal.signal(signal.SIGINT, handler)
 
 
 def run(config: RunConfig, beam_args: list[str]) -> tuple[int, dict[str, Any]]:
@@ -229,11 +293,17 @@ def finish(config: RunConfig, summary: dict[str, Any]) -> None:
             print("nothing new since the last run: this run's tables are empty, the earlier runs' stay in place")
 
 
-def run_once(config: RunConfig, beam_args: list[str], run_state: scheduled.RunState | None
+def run_once(config: RunConfig, beam_args: list[str], run_state: scheduled.RunState | None,
+             feed_list: FeedList | None = None, messages: list[PubsubMessage] | None = None
              ) -> tuple[int, dict[str, Any]]:
-    """One pipeline run; returns (exit code, summary) without writing or printing the summary."""
-    feed_list = read_feed_list(config.feeds)
-    if not feed_list.urls and not feed_list.problems:
+    """One pipeline run; returns (exit code, summary) without writing or printing the summary.
+
+    ``feed_list``: the feeds to read (default: ``--feeds``); ``messages``: work messages handled in the same
+    run (one micro-batch of a local stream, ``pipeline.microbatch``).
+    """
+    if feed_list is None:
+        feed_list = read_feed_list(config.feeds)
+    if not feed_list.urls and not feed_list.problems and messages is None:
         raise ValueError("--feeds gave no feed URLs")
     # Scheduled runs poll only the feeds that are due (adaptive intervals, Retry-After): the others are
     # listed in the summary, not dead letters, and their entries are not part of this run.
@@ -255,7 +325,7 @@ def run_once(config: RunConfig, beam_args: list[str], run_state: scheduled.RunSt
     try:
         started = time.monotonic()
         pipeline = beam.Pipeline(options=options)
-        build(pipeline, config, due, feed_list.problems, run_state)
+        build(pipeline, config, due, feed_list.problems, run_state, messages)
         show_progress = config.progress if config.progress is not None else sys.stderr.isatty()
         in_process = counts_in_process(runner, options.view_as(DirectOptions).direct_running_mode)
         with Progress(sys.stderr, in_process, config.progress_interval, enabled=show_progress):
@@ -282,11 +352,13 @@ def run_once(config: RunConfig, beam_args: list[str], run_state: scheduled.RunSt
     summary["feeds"]["not_due"] = len(not_due)
     summary["feeds_not_due"] = not_due
     summary["robots"] = summarise_robots(counters, read_rows(config.output, "robots"), config.robots)
+    if messages is not None:  # a micro-batch: the local stream adds its counters up
+        summary["counters"] = counters
     if not summary["invariant"]["holds"]:
         return EXIT_INVARIANT_FAILED, summary
     if summary["failed_stages"]:
         return EXIT_STAGE_FAILED, summary
-    if not feed_list.urls:  # every --feeds line was unusable: nothing could be read, as when every feed fails
+    if not feed_list.urls and messages is None:  # every --feeds line was unusable: as when every feed fails
         summary["failed_stages"] = ["read_feed_list"]
         summary["stages_in"]["read_feed_list"] = len(feed_list.problems)
         return EXIT_STAGE_FAILED, summary

@@ -7,6 +7,7 @@ updated); change them only with a migration note.
 from __future__ import annotations
 
 import apache_beam as beam
+from apache_beam.io.gcp.pubsub import PubsubMessage
 
 from pipeline.options import RunConfig
 from pipeline.scheduled import RunState
@@ -23,6 +24,7 @@ from transforms.pages import FetchPages
 from transforms.robots import FetchRobots, robots_origin
 from transforms.sinks import WriteOutputs
 from transforms.sources import SourceFigures
+from transforms.stream_io import ParseWork
 
 PORTABLE_SHARDS = 2  # output files per table when batching is portable (see transforms.batching)
 
@@ -35,21 +37,33 @@ def feed_list_dead_letter(problem: FeedListProblem) -> DeadLetter:
 
 
 def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: list[FeedListProblem],
-          run_state: RunState | None = None) -> None:
-    """Add the whole batch graph to ``p``; ``run_state`` is what earlier scheduled runs left (or None)."""
+          run_state: RunState | None = None, messages: list[PubsubMessage] | None = None) -> None:
+    """Add the whole batch graph to ``p``; ``run_state`` is what earlier scheduled runs left (or None).
+
+    ``messages``: work messages (``transforms.lib.messages``) handled with the feeds, as one micro-batch of
+    a local stream (``pipeline.microbatch``): feeds they name are read, entries they carry join the feeds'.
+    """
     listed = p | "FeedUrls" >> beam.Create(feed_urls).with_output_types(str)
     list_dead = (p | "FeedListProblems" >> beam.Create(problems)
                  | "FeedListDeadLetters" >> beam.Map(feed_list_dead_letter))
+    message_dead = None
+    if messages is not None:
+        work = p | "Messages" >> beam.Create(messages, reshuffle=False) | "ParseWork" >> ParseWork()
+        listed = (listed, work["feeds"]) | "WithMessageFeeds" >> beam.Flatten()
+        message_dead = work["dead_letters"]
 
     portable = config.portable_batching
     conditional = run_state.conditional_headers() if run_state else None
     feeds = listed | "ReadFeeds" >> ReadFeeds(config.fetch, config.fetch_concurrency, portable=portable,
                                               conditional=conditional)
+    all_entries = feeds["entries"]
+    if messages is not None:
+        all_entries = (all_entries, work["entries"]) | "WithMessageEntries" >> beam.Flatten()
     if run_state is not None:
-        fresh = feeds["entries"] | "SkipSeen" >> SkipSeenEntries(*run_state.seen_sets())
+        fresh = all_entries | "SkipSeen" >> SkipSeenEntries(*run_state.seen_sets())
         new_entries, seen = fresh["new"], fresh["seen"]
     else:
-        new_entries, seen = feeds["entries"], p | "NothingSeen" >> beam.Create([])
+        new_entries, seen = all_entries, p | "NothingSeen" >> beam.Create([])
     exact = new_entries | "ExactDedup" >> ExactEntryDedup()
     # robots.txt once per origin of the pages to fetch (those still fresh in the state are not asked again).
     robots_cached = run_state.robots_cache(config.robots.agent, now()) if run_state else None
@@ -80,7 +94,8 @@ def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: l
         enriched = {"records": dedup["canonical"], "dead_letters": p | "NoEntityDeadLetters" >> beam.Create([])}
 
     dead_letters = (
-        list_dead, feeds["dead_letters"], robots["dead_letters"], pages["dead_letters"], articles["dead_letters"],
+        list_dead, *([message_dead] if message_dead is not None else []), feeds["dead_letters"],
+        robots["dead_letters"], pages["dead_letters"], articles["dead_letters"],
         dedup["dead_letters"], enriched["dead_letters"],
     ) | "AllDeadLetters" >> beam.Flatten()
     if config.bigquery is not None:
@@ -95,7 +110,7 @@ def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: l
         "duplicates": dedup["duplicates"],
         "dead_letters": dead_letters,
         "sources": sources,
-        "entries": feeds["entries"],
+        "entries": all_entries,
         "seen": seen,
         "feed_status": feeds["feed_status"],
         "robots": robots["robots"],

@@ -55,6 +55,10 @@ class StreamingConfig:
     dead_letter_topic: str | None = None
     poll_interval: float | None = None  # seconds between polls of --feeds (PeriodicImpulse)
     window_seconds: int | None = None  # windowed files under --output
+    # The local stream (pipeline.microbatch): micro-batches of work messages, acknowledged after their output.
+    batch_messages: int = 500  # at most this many messages a micro-batch
+    batch_wait: float = 1.0  # seconds a micro-batch waits for more messages after its first
+    max_attempts: int = 3  # a message whose batch fails this often alone is a dead letter
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, *, feeds_required: bool = True) -> None:
@@ -137,7 +141,15 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, feeds_required: bool =
                         help="poll the --feeds list every SECONDS (on runners where PeriodicImpulse streams: "
                              "Dataflow, Flink; see the README for DirectRunner)")
     stream.add_argument("--window_seconds", type=int, default=None, metavar="SECONDS",
-                        help="also write windowed files under --output, one set per window of SECONDS")
+                        help="also write windowed files under --output, one set per window of SECONDS (the "
+                             "local stream writes one set per micro-batch)")
+    stream.add_argument("--batch_messages", type=int, default=500, metavar="N",
+                        help="local stream: at most N work messages a micro-batch")
+    stream.add_argument("--batch_wait", type=float, default=1.0, metavar="SECONDS",
+                        help="local stream: how long a micro-batch waits for more messages after its first")
+    stream.add_argument("--max_attempts", type=int, default=3, metavar="N",
+                        help="local stream: a message whose micro-batch fails N times with it alone is a dead "
+                             "letter (reason exception), never retried forever")
 
     report = parser.add_argument_group("reporting")
     report.add_argument("--progress", dest="progress", action="store_true", default=None,
@@ -171,6 +183,7 @@ _LIMITS = (
     ("backoff_seconds", 0, True), ("max_retry_after", 0, True), ("max_crawl_delay", 0, True),
     ("min_body_chars", 0, True), ("dedup_horizon", 0, False), ("state_keep", 0, True), ("keep_runs", 0, True),
     ("poll_interval", 0, False), ("window_seconds", 0, False), ("progress_interval", 0, False),
+    ("batch_messages", 1, True), ("batch_wait", 0, True), ("max_attempts", 1, True),
 )
 
 
@@ -237,6 +250,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             dead_letter_topic=getattr(args, "dead_letter_topic", None),
             poll_interval=getattr(args, "poll_interval", None),
             window_seconds=getattr(args, "window_seconds", None),
+            batch_messages=getattr(args, "batch_messages", 500),
+            batch_wait=getattr(args, "batch_wait", 1.0),
+            max_attempts=getattr(args, "max_attempts", 3),
         ),
     )
 

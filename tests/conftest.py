@@ -69,3 +69,14 @@ def bigquery_emulator():
         pytest.skip(missing)
     with BigQueryEmulator() as emulator:
         yield emulator
+
+
+@pytest.fixture
+def topics(pubsub_emulator, request):
+    suffix = request.node.name[-20:].replace("[", "").replace("]", "")
+    names = {}
+    for name in ("work", "records", "duplicates", "dead"):
+        topic = pubsub_emulator.create_topic(f"{name}-{suffix}")
+        names[name] = topic
+        names[f"{name}_sub"] = pubsub_emulator.create_subscription(f"{name}-{suffix}-sub", topic)
+    return names

