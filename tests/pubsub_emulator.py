@@ -98,9 +98,12 @@ class PubSubEmulator:
     """``with PubSubEmulator() as emu: emu.create_topic("t"); emu.publish("t", b"x", k="v")``."""
 
     def __init__(
-        self, project: str = "newsbeam-test", *, launcher: str | None = None, startup_timeout_s: float = 60.0
+        self, project: str = "newsbeam-test", *, launcher: str | None = None, startup_timeout_s: float = 60.0,
+        port: int = 0,
     ) -> None:
+        """``port`` 0: a free one; a fixed port lets a test stop the emulator and start another where it was."""
         self.project = project
+        self._fixed_port = port
         self.launcher = launcher or find_emulator_launcher()
         self.startup_timeout_s = startup_timeout_s
         self.port = 0
@@ -159,7 +162,7 @@ class PubSubEmulator:
 
     def _spawn(self) -> None:
         assert self._workdir is not None
-        self.port = _free_port()
+        self.port = self._fixed_port or _free_port()
         env = dict(os.environ)
         env.pop("PUBSUB_EMULATOR_HOST", None)
         env["JAVA_OPTS"] = f"{env.get('JAVA_OPTS', '')} -Djava.io.tmpdir={self._workdir}".strip()

@@ -22,11 +22,9 @@ import time
 from pathlib import Path
 
 import pytest
-from google.api_core import exceptions
 
 from bench.corpus import article_text
 from pipeline.cli import build_parser, run_streaming
-from pipeline.microbatch import Connection
 from pipeline.options import config_from_args
 from pipeline.siteserver import SiteServer
 from tests.conftest import PROJECT
@@ -234,19 +232,53 @@ def test_a_burst_of_2000_malformed_messages_is_answered_within_30_s(pubsub_emula
     assert code == 0 and summary["streaming"]["messages"] == 2000 and summary["records"] == 0
 
 
-def test_an_outage_is_logged_once_when_lost_and_once_when_back_and_counted(caplog):
-    answers = iter([exceptions.ServiceUnavailable("connection refused")] * 3 + ["pulled"])
+def test_an_outage_of_pubsub_is_logged_once_when_lost_and_once_when_back_and_nothing_is_lost(
+        outlets, tmp_path, caplog):
+    """The emulator is stopped while the stream runs and another started on its port (the emulator keeps
+    nothing across a restart, so topics are made again): work published after the outage comes out."""
+    from tests.pubsub_emulator import PubSubEmulator, _free_port, find_emulator_launcher, find_java
 
-    def pull():
-        answer = next(answers)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
+    if not (find_emulator_launcher() and find_java()):
+        pytest.skip("no Pub/Sub emulator or Java on this machine")
+    port = _free_port()
+    messages, _ = work_messages(2, 0, seed=3)
 
-    connection = Connection(threading.Event())
-    with caplog.at_level(logging.WARNING, logger="newsbeam"):
-        assert connection.call("pull", pull) == "pulled"
-    lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 2 and lines[0].startswith("lost connection to Pub/Sub (pull: 503 connection refused)")
-    assert lines[1].startswith("Pub/Sub reachable again after")
-    assert connection.outages == 1 and connection.seconds >= 0.5 + 1.0 + 2.0 - 0.1
+    def make_topics(emulator: PubSubEmulator) -> Collector:
+        emulator.create_topic("work")
+        emulator.create_subscription("work-sub", "work")
+        emulator.create_topic("records")
+        return Collector(emulator, emulator.create_subscription("records-sub", "records"))
+
+    first = PubSubEmulator(port=port).start()
+    try:
+        records = make_topics(first)
+        with first.environ(), caplog.at_level(logging.WARNING, logger="newsbeam"):
+            runner, stop, outcome = run_in_thread([
+                "--input_subscription", first.subscription_path("work-sub"),
+                "--output_topic", first.topic_path("records"), "--output", str(tmp_path / "out"), "--no_entities",
+                "--allow_private_networks", "--per_host_delay", "0", *outlets.connect_to_args()])
+            try:
+                first.publish("work", json.dumps(messages[0]).encode())
+                records.until(lambda ms: len(ms) >= 1, "the record before the outage")
+                first.stop()
+                time.sleep(5)
+                second = PubSubEmulator(port=port).start()
+                try:
+                    records = make_topics(second)
+                    second.publish("work", json.dumps(messages[1]).encode())
+                    records.until(lambda ms: len(ms) >= 1, "the record after the outage")
+                finally:
+                    stop.set()
+                    runner.join(timeout=120)
+                    second.stop()
+            finally:
+                stop.set()
+    finally:
+        first.stop()
+    assert records.messages[0].attributes["id"] == entry_id(messages[1])
+    lost = [r.getMessage() for r in caplog.records if r.getMessage().startswith("lost connection to Pub/Sub")]
+    back = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Pub/Sub reachable again after")]
+    assert len(lost) == 1 and len(back) == 1, [r.getMessage() for r in caplog.records]
+    code, summary = outcome["result"]
+    assert code == 0 and summary["streaming"]["pubsub_outages"] == 1
+    assert summary["streaming"]["pubsub_outage_seconds"] >= 4 and summary["records"] == 2
