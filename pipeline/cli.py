@@ -25,7 +25,7 @@ from pipeline import runs, scheduled
 from pipeline.dedup_harness import build_dedup
 from pipeline.graph import build
 from pipeline.local_streaming import FeedTicker, input_topic, wait_until_stopped
-from pipeline.microbatch import LocalStream, stream_state
+from pipeline.microbatch import LocalStream, first_line, stream_state
 from pipeline.options import RunConfig, add_run_arguments, config_from_args
 from pipeline.progress import Progress, counts_in_process
 from pipeline.siteserver import SiteServer
@@ -119,12 +119,7 @@ def check_writable(output: str) -> None:
         FileSystems.delete([probe])
     except Exception as error:  # any filesystem's refusal: permissions, a file in the way, no such bucket
         reason = getattr(error, "exception_details", None) or error
-        raise ValueError(f"--output {output!r} cannot be written: {_first_line(reason)}") from None
-
-
-def _first_line(error: object) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:300] if text else type(error).__name__
+        raise ValueError(f"--output {output!r} cannot be written: {first_line(reason)}") from None
 
 
 def is_streaming(beam_args: list[str]) -> bool:
@@ -224,7 +219,7 @@ def run_local_stream(config: RunConfig, beam_args: list[str], feed_list: FeedLis
         "poisoned_messages": stream_loop.poisoned,
         "pubsub_outages": stream_loop.connection.outages,
         "pubsub_outage_seconds": round(stream_loop.connection.seconds, 1),
-        "files": len(stream_loop.files),
+        "files": stream_loop.files_written,
     }
     summary["runner"] = "FnApiRunner (micro-batches)"
     print(render(summary))

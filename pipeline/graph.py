@@ -46,11 +46,11 @@ def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: l
     listed = p | "FeedUrls" >> beam.Create(feed_urls).with_output_types(str)
     list_dead = (p | "FeedListProblems" >> beam.Create(problems)
                  | "FeedListDeadLetters" >> beam.Map(feed_list_dead_letter))
-    message_dead = None
+    message_dead: list[beam.PCollection] = []
     if messages is not None:
         work = p | "Messages" >> beam.Create(messages, reshuffle=False) | "ParseWork" >> ParseWork()
         listed = (listed, work["feeds"]) | "WithMessageFeeds" >> beam.Flatten()
-        message_dead = work["dead_letters"]
+        message_dead = [work["dead_letters"]]
 
     portable = config.portable_batching
     conditional = run_state.conditional_headers() if run_state else None
@@ -94,7 +94,7 @@ def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: l
         enriched = {"records": dedup["canonical"], "dead_letters": p | "NoEntityDeadLetters" >> beam.Create([])}
 
     dead_letters = (
-        list_dead, *([message_dead] if message_dead is not None else []), feeds["dead_letters"],
+        list_dead, *message_dead, feeds["dead_letters"],
         robots["dead_letters"], pages["dead_letters"], articles["dead_letters"],
         dedup["dead_letters"], enriched["dead_letters"],
     ) | "AllDeadLetters" >> beam.Flatten()

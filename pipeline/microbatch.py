@@ -51,7 +51,7 @@ from pipeline.options import RunConfig
 from pipeline.state import StateStore
 from pipeline.summary import read_rows
 from schemas.records import DeadLetter
-from transforms.deadletters import describe
+from transforms.deadletters import dead_letter, describe
 from transforms.lib.feedlist import FeedList
 from transforms.lib.kept_models import keep_models
 from transforms.lib.messages import BadMessage, parse_message
@@ -114,8 +114,8 @@ class Connection:
         if self._lost_at is None:
             self._lost_at = time.monotonic()
             self.outages += 1
-            first = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
-            _LOG.warning("lost connection to Pub/Sub (%s: %s); retrying until it is back", what, first)
+            _LOG.warning("lost connection to Pub/Sub (%s: %s); retrying until it is back", what,
+                         first_line(error, 200))
 
     def _back(self) -> None:
         if self._lost_at is not None:
@@ -163,7 +163,7 @@ class WorkSubscription:
         leased = [Leased(r.ack_id, _message(r.message)) for r in received]
         if leased:
             ack_ids = [m.ack_id for m in leased]
-            self._modify(ack_ids, LEASE_SECONDS)
+            self._connection.call("lease", lambda: self._modify(ack_ids, LEASE_SECONDS))
             with self._lock:
                 self._leased.update(ack_ids)
         return leased
@@ -224,7 +224,9 @@ class Publisher:
 
     def publish(self, topic: str, messages: list[tuple[bytes, dict[str, str]]]) -> None:
         pending = list(messages)
-        while pending:
+
+        def attempt() -> None:
+            nonlocal pending
             futures = [(m, self._client.publish(topic, m[0], **m[1])) for m in pending]
             failed, error = [], None
             for message, future in futures:
@@ -233,32 +235,48 @@ class Publisher:
                 except Exception as problem:
                     failed.append(message)
                     error = problem
-            if failed:
-                assert error is not None
-                # One call that fails while Pub/Sub is away, then the whole remainder again once it is back.
-                self._connection.call("publish", lambda error=error: _raise_as_api_error(error))
-            pending = failed
+            pending = failed  # a retry publishes only what did not get through
+            if error is not None:
+                raise _as_api_error(error)
+
+        if pending:
+            self._connection.call("publish", attempt)
 
 
-def _raise_as_api_error(error: BaseException) -> None:
+def _as_api_error(error: BaseException) -> Exception:
+    """A failed publish future as the API error ``Connection`` retries (a timeout is not one already)."""
     from google.api_core import exceptions
 
-    if isinstance(error, exceptions.GoogleAPICallError):
-        raise error
-    raise exceptions.ServiceUnavailable(str(error))
+    return error if isinstance(error, exceptions.GoogleAPICallError) else exceptions.ServiceUnavailable(str(error))
+
+
+def row_message(table: str, row: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """A written row as the message the streaming graph would publish for it (body, attributes)."""
+    if table == "dead_letters":
+        kind = "dead_letter"
+    else:
+        kind = "record" if row.get("duplicate_of") is None else "duplicate"
+    return json.dumps(row, ensure_ascii=False).encode("utf-8"), message_attributes(kind, row)
 
 
 def row_messages(folder: str, table: str) -> list[tuple[bytes, dict[str, str]]]:
-    kind_of = {"dead_letters": lambda _row: "dead_letter"}.get(
-        table, lambda row: "record" if row.get("duplicate_of") is None else "duplicate")
-    return [(json.dumps(row, ensure_ascii=False).encode("utf-8"), message_attributes(kind_of(row), row))
-            for row in read_rows(folder, table)]
+    return [row_message(table, row) for row in read_rows(folder, table)]
 
 
-def write_batch_files(output: str, folder: str, started: datetime, ended: datetime, number: int) -> list[str]:
-    """The batch's tables as one file each in ``output`` (``TABLE-START-END-NNN.jsonl``, written aside and renamed)."""
+def batch_stamp(started: datetime, ended: datetime, number: int) -> str:
+    """The part of a micro-batch's file names after the table: ``START-END-NNN`` (UTC)."""
+    return f"{started:%Y%m%dT%H%M%SZ}-{ended:%Y%m%dT%H%M%SZ}-{number % 1000:03d}"
+
+
+def first_line(error: object, limit: int = 300) -> str:
+    """An error's first line, for a one-line message (its class name when it has no text)."""
+    text = str(error).strip().splitlines()
+    return text[0][:limit] if text else type(error).__name__
+
+
+def write_batch_files(output: str, folder: str, stamp: str) -> list[str]:
+    """The batch's tables as one file each in ``output`` (``TABLE-STAMP.jsonl``, written aside and renamed)."""
     written = []
-    stamp = f"{started:%Y%m%dT%H%M%SZ}-{ended:%Y%m%dT%H%M%SZ}-{number % 1000:03d}"
     for table in FILES:
         rows = read_rows(folder, table)
         if not rows:
@@ -297,7 +315,7 @@ class LocalStream:
         self.batches = 0
         self.failed_runs = 0
         self.poisoned = 0
-        self.files: list[str] = []
+        self.files_written = 0
         self._stream = config.streaming
         self._next_poll = time.monotonic() if self._stream.poll_interval and feed_list.urls else None
         self._batch_config = dataclasses.replace(
@@ -376,9 +394,8 @@ class LocalStream:
             except Exception as error:
                 failure = error
                 self.failed_runs += 1
-                first = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
                 _LOG.warning("a micro-batch of %d messages and %d feeds failed (attempt %d; %s: %s)", len(leased),
-                             len(feeds), attempt, type(error).__name__, first)
+                             len(feeds), attempt, type(error).__name__, first_line(error))
                 if len(leased) > 1:
                     middle = len(leased) // 2
                     state = self._run_batch(store, state, subscription, publisher, leased[:middle], feeds)
@@ -393,7 +410,8 @@ class LocalStream:
         self.batches += 1
         folder = summary["output"]
         self.totals.update(summary.pop("counters"))
-        self.files += write_batch_files(self.config.output, folder, started, datetime.now(UTC), self.batches)
+        self.files_written += len(write_batch_files(self.config.output, folder,
+                                                    batch_stamp(started, datetime.now(UTC), self.batches)))
         if publisher is not None:
             for table, field in PUBLISHED.items():
                 topic = getattr(self._stream, field)
@@ -425,9 +443,8 @@ class LocalStream:
         for message in leased:
             try:
                 parse_message(message.message.data, message.message.attributes, received_at)
-            except BadMessage as error:
-                dead = DeadLetter("read_message", "message", describe(message.message.data), type(error).__name__,
-                                  error.reason, str(error)[:2000], received_at, None)
+            except BadMessage as error:  # the same dead letter ParseWorkFn makes (its counter is added below)
+                dead = dead_letter("read_message", "message", message.message.data, error)
                 malformed.append((message, dead._asdict()))
                 self.totals.update({"messages.in": 1, f"dead_letter.message.read_message.{error.reason}": 1,
                                     "out.dead_letters.message": 1, "stage_in.read_message": 1})
@@ -439,14 +456,11 @@ class LocalStream:
                    dead: list[tuple[Leased, dict[str, Any]]], ack_ids: list[str], started: datetime) -> None:
         """Dead letters made without a pipeline: their file, their messages, then the acknowledgement."""
         self.batches += 1
-        stamp = f"{started:%Y%m%dT%H%M%SZ}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{self.batches % 1000:03d}"
-        final = FileSystems.join(self.config.output, f"dead_letters-{stamp}.jsonl")
-        _write_rows(final, [row for _, row in dead])
-        self.files.append(final)
+        stamp = batch_stamp(started, datetime.now(UTC), self.batches)
+        _write_rows(FileSystems.join(self.config.output, f"dead_letters-{stamp}.jsonl"), [row for _, row in dead])
+        self.files_written += 1
         if publisher is not None and self._stream.dead_letter_topic:
-            publisher.publish(self._stream.dead_letter_topic,
-                              [(json.dumps(row, ensure_ascii=False).encode("utf-8"),
-                                message_attributes("dead_letter", row)) for _, row in dead])
+            publisher.publish(self._stream.dead_letter_topic, [row_message("dead_letters", row) for _, row in dead])
         if subscription is not None:
             subscription.ack(ack_ids)
 
