@@ -184,7 +184,7 @@ def next_reprint_index(previous: bytes | None, rows: list[dict[str, Any]], horiz
     # Evicted by event time, as the stream does with its watermark: the newest publication the index holds,
     # minus the horizon. The same input then gives the same verdicts whatever day it runs (a wall-clock cut
     # emptied the demo's index once its sample was a week old). A date in the future does not count.
-    newest = max((a.features.node.published for a in index.articles.values()), default=None)
+    newest = max((a.node.published for a in index.articles.values()), default=None)
     ceiling = (now + timedelta(days=1)).strftime(ISO_FORMAT)
     if newest is not None:
         index.evict_beyond_horizon(min(newest, ceiling))

@@ -194,7 +194,6 @@ class DocFeatures(NamedTuple):
     text_hash: str  # of the normalised body: equal hashes are the same text
     shingles: bytes  # sorted distinct 32-bit hashes of the prose's word 5-shingles, packed little-endian
     narrative: bytes  # the subset of ``shingles`` outside quotation marks (what copies share, quotes do not)
-    minhash: Sequence[int]  # MinHash signature of the shingles
     anchors: Sequence[str]  # names and numbers, lower case, sorted
     sentence_count: int
     sentences: Sequence[str]  # the statements compared by meaning (left empty where only scores are needed)

@@ -16,9 +16,11 @@ from transforms.lib.fingerprints import (
     MINHASH_SCHEME,
     MINHASH_SEED,
     NUM_PERM,
+    PASSAGE_SAMPLE,
     attributed_source,
-    lsh_band_keys,
     minhash_signature,
+    pack_shingles,
+    passage_keys,
     shingle_hashes,
     text_hash,
 )
@@ -46,7 +48,19 @@ def test_shingles_are_stable_and_minhash_estimates_jaccard():
     sig_a, sig_b = minhash_signature(sorted(a)), minhash_signature(sorted(b))
     estimate = sum(x == y for x, y in zip(sig_a, sig_b)) / len(sig_a)
     assert abs(estimate - true_jaccard) < 0.15
-    assert set(lsh_band_keys(sig_a)) & set(lsh_band_keys(sig_b))  # they become candidates
+
+
+def test_a_copied_passage_inside_a_long_page_shares_sampled_shingle_keys():
+    """Candidates come from sampled shingles, so a short copied passage is found however much else surrounds
+    it: about one shared shingle in PASSAGE_SAMPLE is a shared key."""
+    passage = " ".join(WIRE.split()[:40])
+    filler = " ".join(f"word{i} filler{i} text{i}." for i in range(400))
+    page = f"{filler}\n\n{passage}\n\n{filler.upper()}"
+    shared = set(shingle_hashes(passage)) & set(shingle_hashes(page))
+    keys = set(passage_keys(pack_shingles(sorted(shingle_hashes(passage))))) & set(
+        passage_keys(pack_shingles(sorted(shingle_hashes(page)))))
+    assert len(shared) >= 20
+    assert len(keys) == sum(1 for h in shared if h % PASSAGE_SAMPLE == 0) >= 2
 
 
 @pytest.mark.parametrize("count", [0, 1, 7, 4096, 9000])

@@ -383,7 +383,7 @@ class Deduplicate(beam.PTransform):
         articles = with_features | "Articles" >> beam.Map(lambda af: (af[0].entry_key, af[0]))
         # Pairs carry what scoring reads; sentences (the bulk) travel only for articles to embed.
         features = with_features | "FeaturesByKey" >> beam.Map(
-            lambda af: (af[0].entry_key, af[1]._replace(sentences=[], minhash=[])))
+            lambda af: (af[0].entry_key, af[1]._replace(sentences=[])))
         sentences = with_features | "SentencesByKey" >> beam.Map(lambda af: (af[0].entry_key, af[1].sentences))
         horizon = self._horizon_days
         pairs = (

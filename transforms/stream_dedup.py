@@ -51,7 +51,7 @@ from transforms.deadletters import count, with_dead_letters
 from transforms.dedup import FeaturesFn, entry_node, guid_key
 from transforms.lib.embeddings import LazySentenceEncoder
 from transforms.lib.records import record_from_article, record_from_entry
-from transforms.lib.reprint_index import ReprintIndex, Reroot
+from transforms.lib.reprint_index import ReprintIndex, Reroot, bucket_ids
 from transforms.lib.times import ISO_FORMAT, utc_now
 from transforms.tagging import split, tag
 
@@ -178,7 +178,7 @@ class ReprintStateFn(beam.DoFn):
         key, (article, features) = element
         index = self._index(key, log, version)
         verdict, moved = index.arrive(features, self._embed if self._meaning_checks else None)
-        log.add(json.dumps(index.row(features.node.entry_key)).encode("utf-8"))
+        log.add(json.dumps(index.row(features.node.entry_key, bucket_ids(features))).encode("utf-8"))
         for reroot in moved:
             log.add(json.dumps(ReprintIndex.root_row(reroot)).encode("utf-8"))
         self._save(key, index, version)

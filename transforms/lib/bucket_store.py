@@ -85,6 +85,33 @@ class BucketStore:
                 found[i] = slots[:self.max_members]
         return found
 
+    def keys_by_slot(self) -> dict[int, np.ndarray]:
+        """Each live slot's bucket ids, as held (a bucket keeps its newest ``max_members``): what the store
+        needs to be rebuilt, so articles need not keep their own copy."""
+        keys, slots = self._all_live_pairs()
+        order = np.lexsort((keys, slots))
+        keys, slots = keys[order], slots[order]
+        starts = np.flatnonzero(np.diff(slots)) + 1
+        return {int(run[0]): run_keys for run, run_keys in zip(np.split(slots, starts), np.split(keys, starts))
+                if len(run)}
+
+    def keys_of(self, slot: int) -> np.ndarray:
+        """One slot's bucket ids (a scan of the store: for one article now and then, not for all)."""
+        keys, slots = self._all_live_pairs()
+        return np.sort(keys[slots == slot])
+
+    def _all_live_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        pending_keys = np.fromiter((k for k, members in self._pending.items() for _ in members), dtype=np.uint64,
+                                   count=self._pending_pairs)
+        pending_slots = np.fromiter((s for members in self._pending.values() for s in members), dtype=np.uint32,
+                                    count=self._pending_pairs)
+        keys = np.concatenate([pending_keys, *(k for k, _ in self._segments)])
+        slots = np.concatenate([pending_slots, *(s for _, s in self._segments)])
+        if self._dead:
+            keep = self._alive(slots)
+            keys, slots = keys[keep], slots[keep]
+        return keys, slots
+
     def _newest_live(self, found: list[int], slots: np.ndarray, low: int, high: int) -> None:
         """Add the newest live slots of ``slots[low:high]`` (ascending) to ``found``, up to ``max_members``."""
         dead = self._dead

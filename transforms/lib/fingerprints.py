@@ -19,9 +19,7 @@ from transforms.lib.sentences import split_sentences
 from transforms.lib.text import normalise_for_comparison, words
 
 SHINGLE_WORDS = 5
-NUM_PERM = 128
-LSH_BANDS = 32  # 32 bands of 4 rows: pairs above shingle Jaccard ~0.4 become candidates
-LSH_ROWS = NUM_PERM // LSH_BANDS
+NUM_PERM = 128  # of the anchors' MinHash
 MINHASH_SEED = 20261118
 # Anchors (names and numbers) survive rewording; 42 bands of 3 rows make pairs
 # above anchor Jaccard ~0.3 candidates (0.84 at 0.35, 0.996 at 0.5, 0.04 at 0.1).
@@ -98,6 +96,18 @@ def unpack_shingles(packed: bytes) -> np.ndarray:
     return np.frombuffer(packed, dtype="<u4")
 
 
+def narrative_mask(shingles: bytes, narrative: bytes) -> bytes:
+    """Which of ``shingles`` are in ``narrative`` (a subset of them), one bit each."""
+    return np.packbits(np.isin(unpack_shingles(shingles), unpack_shingles(narrative), assume_unique=True)).tobytes()
+
+
+def narrative_from_mask(shingles: bytes, mask: bytes) -> bytes:
+    """The inverse of ``narrative_mask``."""
+    all_shingles = unpack_shingles(shingles)
+    keep = np.unpackbits(np.frombuffer(mask, dtype=np.uint8), count=len(all_shingles)).astype(bool)
+    return all_shingles[keep].tobytes()
+
+
 # datasketch's "affine32" MinHash (its default since 2.0), computed here with its permutations drawn once:
 # MinHash() draws them again on every construction, which cost more than hashing an article.
 # tests/test_dedup_logic.py checks the values are datasketch's.
@@ -138,10 +148,6 @@ def band_keys(signature: list[int], bands: int, rows: int, prefix: str) -> list[
     return keys
 
 
-def lsh_band_keys(signature: list[int]) -> list[str]:
-    return band_keys(signature, LSH_BANDS, LSH_ROWS, "b")
-
-
 def attributed_source(body: str) -> str | None:
     """The outlet named in a closing credit line such as "(BBC)", or None."""
     lines = [line.strip() for line in body.strip().splitlines() if line.strip()]
@@ -173,22 +179,24 @@ def anchor_band_keys(anchors: list[str]) -> list[str]:
     return band_keys(minhash_signature(sorted(stable_hashes32(anchors))), ANCHOR_BANDS, ANCHOR_ROWS, "a")
 
 
-# One narrative shingle in PASSAGE_SAMPLE (by hash, so every article samples the same ones) is a bucket key
-# of its own: two texts sharing a copied passage of ~20 narrative shingles share two or three of them,
-# however little of each text the passage is (MinHash bands find only pairs of high overall Jaccard).
-PASSAGE_SAMPLE = 8
+# One shingle in PASSAGE_SAMPLE (by hash, so every article samples the same ones) is a bucket key of its own:
+# two texts sharing a copied passage of 20 shingles share five of them on average (none: 0.3%), however little
+# of either page the passage is. (MinHash bands of the whole shingle set, used before, find only pairs of high
+# overall Jaccard: a copy inside a page of furniture, or a short page quoted whole inside a long one, slipped
+# through them, and 1 in 8 shingles missed a 24-shingle passage 4% of the time. Quoted shingles are sampled
+# too: a copy may be quoted whole.)
+PASSAGE_SAMPLE = 4
 
 
-def passage_keys(narrative: bytes) -> list[str]:
-    hashes = unpack_shingles(narrative)
+def passage_keys(shingles: bytes) -> list[str]:
+    hashes = unpack_shingles(shingles)
     return [f"p:{h:08x}" for h in hashes[hashes % PASSAGE_SAMPLE == 0].tolist()]
 
 
 def candidate_keys(features: DocFeatures) -> list[str]:
-    """Bucket keys: articles sharing any key are compared (text hash, shingle bands, anchor bands, sampled
-    narrative shingles)."""
-    return [f"text:{features.text_hash}", *lsh_band_keys(list(features.minhash)),
-            *anchor_band_keys(list(features.anchors)), *passage_keys(features.narrative)]
+    """Bucket keys: articles sharing any key are compared (text hash, anchor bands, sampled shingles)."""
+    return [f"text:{features.text_hash}", *anchor_band_keys(list(features.anchors)),
+            *passage_keys(features.shingles)]
 
 
 # A pair of articles sharing one bucket of the 75 is compared only when that bucket is small: a single
@@ -215,7 +223,6 @@ def article_features(article: Article) -> DocFeatures:
         text_hash=text_hash(article.body),
         shingles=pack_shingles(shingles),
         narrative=pack_shingles(narrative),
-        minhash=minhash_signature(shingles),
         anchors=anchor_terms(sentences),
         sentence_count=len(sentences),
         sentences=sentences,

@@ -24,15 +24,16 @@ import sys
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import NamedTuple
+
+import numpy as np
 
 from schemas.records import DedupInfo, DedupNode, DedupVerdict, DocFeatures, Match
 from transforms.lib.bucket_store import BucketStore
 from transforms.lib.embeddings import DIMENSIONS
-from transforms.lib.fingerprints import candidate_keys, strong_candidate
+from transforms.lib.fingerprints import candidate_keys, narrative_from_mask, narrative_mask, strong_candidate
 from transforms.lib.similarity import (
     best_meaning_candidates,
     decide_wording,
@@ -46,10 +47,11 @@ from transforms.lib.verdicts import MERGING_KINDS, best_match, order_key
 
 Embed = Callable[[list[str]], bytes]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # Format 1 (before narrative shingles) still loads: its articles' narrative is taken as all their shingles,
-# until they leave the index with the horizon.
-READABLE_FORMATS = (1, 2)
+# until they leave the index with the horizon. Formats 1 and 2 (bucket ids under "keys", from MinHash bands
+# and 1 in 8 narrative shingles) load with their bucket ids computed again from their features.
+READABLE_FORMATS = (1, 2, 3)
 MAX_SENTENCES_KEPT = 40
 MAX_CANDIDATES = 64  # per lookup, nearest in time first: a bucket full of boilerplate cannot explode the work
 # A bucket keeps its newest members only: a key shared by thousands of articles (boilerplate, a common
@@ -66,14 +68,40 @@ class Reroot(NamedTuple):
     match: Match | None  # the match that moved it, for the article matched directly; None for its cluster
 
 
-@dataclass
 class IndexedArticle:
-    features: DocFeatures  # the MinHash is dropped (its band keys are kept)
-    keys: array  # bucket ids (64-bit hashes of the bucket keys)
-    root: DedupNode  # the canonical copy this article belongs to (itself when canonical)
-    published: float  # seconds since the epoch, for horizon checks without parsing
-    slot: int  # its number in the bucket store
-    vectors: bytes | None = None  # sentence vectors, computed when first needed
+    """An indexed article, held compactly: no bucket ids (the bucket store holds those), the narrative as one
+    bit per
+    shingle instead of a second copy of the shingles, the sentences zlib-compressed (read back only for a
+    meaning check or to save the index)."""
+
+    __slots__ = ("_compact", "_narrative_mask", "_sentences", "published", "root", "slot", "vectors")
+
+    def __init__(self, features: DocFeatures, root: DedupNode, published: float, slot: int,
+                 vectors: bytes | None = None):
+        self._compact = features._replace(narrative=b"", sentences=())
+        self._narrative_mask = narrative_mask(features.shingles, features.narrative)
+        self._sentences = zlib.compress(json.dumps(list(features.sentences)).encode("utf-8")) \
+            if features.sentences else b""
+        self.root = root  # the canonical copy this article belongs to (itself when canonical)
+        self.published = published  # seconds since the epoch, for horizon checks without parsing
+        self.slot = slot  # its number in the bucket store
+        self.vectors = vectors  # sentence vectors, computed when first needed
+
+    @property
+    def node(self) -> DedupNode:
+        return self._compact.node
+
+    def sentences(self) -> list[str]:
+        return json.loads(zlib.decompress(self._sentences)) if self._sentences else []
+
+    def scoring_features(self) -> DocFeatures:
+        """What wording scores and the meaning gate read: the narrative restored, the sentences left out."""
+        return self._compact._replace(narrative=narrative_from_mask(self._compact.shingles, self._narrative_mask))
+
+    @property
+    def features(self) -> DocFeatures:
+        """All its features (without the MinHash), as they were indexed."""
+        return self.scoring_features()._replace(sentences=tuple(self.sentences()))
 
 
 def bucket_ids(features: DocFeatures) -> array:
@@ -125,8 +153,7 @@ class ReprintIndex:
         horizon = self.horizon_days * 86400
         near = [self.articles[k] for k in shared if abs(self.articles[k].published - published) <= horizon
                 or not published or not self.articles[k].published]  # 0: no date (UNKNOWN_TIME), no horizon
-        near.sort(key=lambda a: (-shared[a.features.node.entry_key], abs(a.published - published),
-                                 order_key(a.features.node)))
+        near.sort(key=lambda a: (-shared[a.node.entry_key], abs(a.published - published), order_key(a.node)))
         return near[:MAX_CANDIDATES]
 
     def match(self, features: DocFeatures, embed: Embed | None = None, keys: array | None = None
@@ -142,10 +169,10 @@ class ReprintIndex:
         to_check = []  # (priority, order, (other, later, earlier)): pairs for a meaning check
         for other in self.candidates(features, keys):
             self.compared += 1
-            later, earlier = (features, other.features)
+            later, earlier = (features, other.scoring_features())
             # Published at the same time: the article indexed first counts as earlier (first come, first
             # served), so a stream never corrects a verdict it emitted over a tie.
-            if features.node.published < other.features.node.published:
+            if features.node.published < other.node.published:
                 later, earlier = earlier, later
             wording = wording_measures(later, earlier)  # once: scoring and the meaning gate both read it
             scored = decide_wording(later, earlier, wording)
@@ -159,7 +186,7 @@ class ReprintIndex:
             if vectors is None:
                 vectors = embed(list(features.sentences))
             if other.vectors is None:
-                other.vectors = embed(list(other.features.sentences))
+                other.vectors = embed(other.sentences())
             later_vectors, earlier_vectors = ((vectors, other.vectors) if later is features
                                               else (other.vectors, vectors))
             scored = score_paraphrase(later, earlier, later_vectors, earlier_vectors)
@@ -175,7 +202,7 @@ class ReprintIndex:
         if entry_key in self.articles:
             self.remove(entry_key)
         keys = bucket_ids(features) if keys is None else keys
-        compact = features._replace(minhash=[], sentences=tuple(features.sentences)[:MAX_SENTENCES_KEPT])
+        compact = features._replace(sentences=tuple(features.sentences)[:MAX_SENTENCES_KEPT])
         if vectors is not None:
             vectors = vectors[: MAX_SENTENCES_KEPT * DIMENSIONS]
         self.insert(compact, keys, root or features.node, vectors)
@@ -235,8 +262,8 @@ class ReprintIndex:
         for article in self.articles.values():  # a scan, but corrections are rare
             if article.root.entry_key == old_root.entry_key:
                 article.root = root
-                direct = match if match and article.features.node.entry_key == match.later.entry_key else None
-                moved.append(Reroot(article.features.node, old_root, root, direct))
+                direct = match if match and article.node.entry_key == match.later.entry_key else None
+                moved.append(Reroot(article.node, old_root, root, direct))
         return moved
 
     def set_root(self, entry_key: str, root: DedupNode) -> None:
@@ -250,7 +277,7 @@ class ReprintIndex:
         features = features._replace(anchors=tuple(sys.intern(a) for a in features.anchors))
         slot = next(self._next_slot)
         self.buckets.add(slot, keys)  # first: it is what can refuse (a slot past 32 bits)
-        article = IndexedArticle(features, keys, root, _epoch(features.node.published), slot, vectors)
+        article = IndexedArticle(features, root, _epoch(features.node.published), slot, vectors)
         self.articles[entry_key] = article
         self._entry_at[slot] = entry_key
         if self._oldest is not None:
@@ -279,7 +306,7 @@ class ReprintIndex:
 
     def evict_before(self, published: str) -> int:
         """Drop articles published before ``published``; returns how many."""
-        old = [k for k, a in self.articles.items() if a.features.node.published < published]
+        old = [k for k, a in self.articles.items() if a.node.published < published]
         for entry_key in old:
             self.remove(entry_key)
         return len(old)
@@ -291,21 +318,27 @@ class ReprintIndex:
     # Serialisation: plain JSON rows, one per article; integer lists and
     # vectors are packed as base64 arrays to keep the state small. A stream
     # keeps these rows as an append-only log (``apply`` replays one).
-    def row(self, entry_key: str) -> dict:
+    def row(self, entry_key: str, keys: Sequence[int] | None = None) -> dict:
+        """One article's row. ``keys``: its ``bucket_ids`` when the caller has them (else read from the
+        bucket store, a scan)."""
         article = self.articles[entry_key]
+        if keys is None:
+            keys = self.buckets.keys_of(article.slot)
         f = article.features
         return {
             "op": "add", "node": list(f.node), "root": list(article.root), "source_domain": f.source_domain,
             "site_name": f.site_name, "text_hash": f.text_hash,
             "shingles": base64.b64encode(f.shingles).decode("ascii"),
             "narrative": base64.b64encode(f.narrative).decode("ascii"),
-            "keys": _pack("Q", article.keys), "anchors": list(f.anchors), "sentences": list(f.sentences),
+            "bucket_ids": _pack_keys(keys), "anchors": list(f.anchors), "sentences": list(f.sentences),
             "attributed_source": f.attributed_source,
             "vectors": base64.b64encode(article.vectors).decode("ascii") if article.vectors else None,
         }
 
     def rows(self) -> list[dict]:
-        return [self.row(entry_key) for entry_key in self.articles]
+        keys_of = self.buckets.keys_by_slot()
+        empty = array("Q")
+        return [self.row(entry_key, keys_of.get(article.slot, empty)) for entry_key, article in self.articles.items()]
 
     def apply(self, row: dict) -> None:
         """Replay one log row: ``add`` (an article, as ``row`` gives it) or ``root`` (a Reroot)."""
@@ -315,13 +348,14 @@ class ReprintIndex:
         features = DocFeatures(
             node=DedupNode(*row["node"]), source_domain=row["source_domain"], site_name=row["site_name"],
             text_hash=row["text_hash"], shingles=base64.b64decode(row["shingles"]),
-            narrative=base64.b64decode(row.get("narrative", row["shingles"])), minhash=[],
+            narrative=base64.b64decode(row.get("narrative", row["shingles"])),
             anchors=row["anchors"], sentence_count=len(row["sentences"]), sentences=row["sentences"],
             attributed_source=row["attributed_source"])
         if features.node.entry_key in self.articles:
             self.remove(features.node.entry_key)
         vectors = base64.b64decode(row["vectors"]) if row["vectors"] else None
-        self.insert(features, _unpack("Q", row["keys"]), DedupNode(*row["root"]), vectors)
+        keys = _unpack("Q", row["bucket_ids"]) if "bucket_ids" in row else bucket_ids(features)
+        self.insert(features, keys, DedupNode(*row["root"]), vectors)
 
     @staticmethod
     def root_row(reroot: Reroot) -> dict:
@@ -345,8 +379,8 @@ class ReprintIndex:
         return index
 
 
-def _pack(typecode: str, values) -> str:
-    return base64.b64encode(array(typecode, values).tobytes()).decode("ascii")
+def _pack_keys(keys: Sequence[int]) -> str:
+    return base64.b64encode(np.asarray(keys, dtype="<u8").tobytes()).decode("ascii")
 
 
 def _unpack(typecode: str, text: str) -> array:

@@ -60,6 +60,8 @@ class Thresholds(NamedTuple):
     copied_passage_shingles: int = 40  # ... or this much copied narrative, whatever its share
     edited_containment: float = 0.50  # share of the shorter text's shingles found in the longer one ...
     containment_min_narrative: int = 10  # ... when at least this many narrative shingles are shared (not a quote)
+    quoted_copy_containment: float = 0.75  # a copy quoted whole ("CNN reports: '...'"): this share of the
+    quoted_copy_shingles: int = 30  # shorter text, and this many shingles, found word for word, quoted or not
     sentence_match: float = 0.70  # cosine at which two sentences state the same thing (all-MiniLM-L6-v2)
     paraphrase_sentences: int = 6  # aligned sentences, in order ...
     paraphrase_coverage: float = 0.80  # ... covering this share of the shorter text's sentences
@@ -122,7 +124,9 @@ def decide_wording(later: DocFeatures, earlier: DocFeatures, wording: Wording | 
     passage = across_outlets and (
         w.narrative >= t.copied_passage_shingles
         or (w.narrative >= t.edited_narrative_shingles and w.narrative_share >= t.edited_narrative_share))
-    if passage or (w.containment >= t.edited_containment and w.narrative >= t.containment_min_narrative):
+    contained = ((w.containment >= t.edited_containment and w.narrative >= t.containment_min_narrative)
+                 or (w.containment >= t.quoted_copy_containment and w.shared >= t.quoted_copy_shingles))
+    if passage or contained:
         return PairScore("edited", round(max(w.containment, w.narrative_share), 4), evidence)
     return None
 
