@@ -10,7 +10,7 @@ Two composites, on either side of fetching:
 ``Deduplicate``: ``{"articles": Article, "entry_duplicates": FeedEntry, "entry_matches": Match}`` ->
     ``{"canonical": NewsRecord, "duplicates": NewsRecord, "dead_letters": DeadLetter}``.
     1. features per article (``transforms.lib.fingerprints``);
-    2. candidate pairs: articles sharing a text hash or an LSH band, within
+    2. candidate pairs: articles sharing a text hash, an anchor band or a sampled shingle, within
        ``horizon_days`` of each other, that share two buckets or a small one
        (``transforms.lib.fingerprints.strong_candidate``);
     3. each pair scored on wording (``transforms.lib.similarity.wording_measures`` / ``decide_wording``),

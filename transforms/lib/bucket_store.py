@@ -1,4 +1,4 @@
-"""A compact multimap from 64-bit bucket ids to article slots: the reprint index's LSH buckets.
+"""A compact multimap from 64-bit bucket ids to article slots: the reprint index's candidate buckets.
 
 Each article sits in ~75 buckets and most buckets hold one article, so a
 dict of lists costs ~13 KiB an article in Python objects. Here a (bucket,

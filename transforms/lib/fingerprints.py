@@ -1,4 +1,5 @@
-"""Per-article features for reprint detection: text hash, shingles, MinHash, LSH band keys.
+"""Per-article features for reprint detection: text hash, shingles, anchors, and the candidate bucket keys
+(anchor LSH bands, sampled shingles).
 
 All hashes are stable across processes and runs (no Python ``hash()``), so
 verdicts do not depend on which worker computed them.

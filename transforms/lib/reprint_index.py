@@ -100,7 +100,7 @@ class IndexedArticle:
 
     @property
     def features(self) -> DocFeatures:
-        """All its features (without the MinHash), as they were indexed."""
+        """All its features, as they were indexed."""
         return self.scoring_features()._replace(sentences=tuple(self.sentences()))
 
 
