@@ -1,6 +1,6 @@
 """A compact multimap from 64-bit bucket ids to article slots: the reprint index's candidate buckets.
 
-Each article sits in ~75 buckets and most buckets hold one article, so a
+Each article sits in ~100 buckets and most buckets hold one article, so a
 dict of lists costs ~13 KiB an article in Python objects. Here a (bucket,
 slot) pair costs 12 bytes: recent pairs wait in a small dict, then move into
 sorted numpy segments (bucket ids uint64, slots uint32) that merge like a
@@ -100,11 +100,15 @@ class BucketStore:
         keys, slots = self._all_live_pairs()
         return np.sort(keys[slots == slot])
 
+    def _pending_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        keys = np.fromiter((k for k, members in self._pending.items() for _ in members), dtype=np.uint64,
+                           count=self._pending_pairs)
+        slots = np.fromiter((s for members in self._pending.values() for s in members), dtype=np.uint32,
+                            count=self._pending_pairs)
+        return keys, slots
+
     def _all_live_pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        pending_keys = np.fromiter((k for k, members in self._pending.items() for _ in members), dtype=np.uint64,
-                                   count=self._pending_pairs)
-        pending_slots = np.fromiter((s for members in self._pending.values() for s in members), dtype=np.uint32,
-                                    count=self._pending_pairs)
+        pending_keys, pending_slots = self._pending_arrays()
         keys = np.concatenate([pending_keys, *(k for k, _ in self._segments)])
         slots = np.concatenate([pending_slots, *(s for _, s in self._segments)])
         if self._dead:
@@ -127,10 +131,7 @@ class BucketStore:
 
     def _flush(self, merge_all: bool = False) -> None:
         if self._pending:
-            keys = np.fromiter((k for k, members in self._pending.items() for _ in members), dtype=np.uint64,
-                               count=self._pending_pairs)
-            slots = np.fromiter((s for members in self._pending.values() for s in members), dtype=np.uint32,
-                                count=self._pending_pairs)
+            keys, slots = self._pending_arrays()
             self._pending, self._pending_pairs = {}, 0
             self._segments.append(self._sorted(keys, slots))
         # Binary-counter merging: a segment merges into the one before it once it is half its size or more.

@@ -200,7 +200,7 @@ def candidate_keys(features: DocFeatures) -> list[str]:
             *passage_keys(features.shingles)]
 
 
-# A pair of articles sharing one bucket of the 75 is compared only when that bucket is small: a single
+# A pair of articles sharing one bucket of its ~100 is compared only when that bucket is small: a single
 # shared band of a big bucket (common names, a site's boilerplate) is chance far more often than copying.
 # Measured on the labelled set and the bench corpus: no true pair shares fewer than 2 buckets unless one
 # of them is this small, and the bench corpus's pairs to compare fall from 53,873 to 9,694.

@@ -7,9 +7,10 @@ pickles inside, so a run can start from the previous run's index.
 
 Bounded: ``evict_before(time)`` drops articles published before ``time``
 (the caller passes "newest publication seen minus the horizon"); buckets are
-pruned with them. Memory per article: its sentences (the text, kept for
-meaning checks), packed shingles and bucket ids, 12 bytes per bucket in the
-``BucketStore``, and int8 sentence vectors (384 bytes a sentence, at most
+pruned with them. Memory per article (``IndexedArticle``): its packed
+shingles, one bit per shingle for the narrative, its sentences compressed
+(kept for meaning checks), 12 bytes per bucket in the ``BucketStore``, and
+int8 sentence vectors (384 bytes a sentence, at most
 ``MAX_SENTENCES_KEPT``) once a meaning check needed them. ``make bench``
 reports the measured figure.
 """
@@ -70,9 +71,8 @@ class Reroot(NamedTuple):
 
 class IndexedArticle:
     """An indexed article, held compactly: no bucket ids (the bucket store holds those), the narrative as one
-    bit per
-    shingle instead of a second copy of the shingles, the sentences zlib-compressed (read back only for a
-    meaning check or to save the index)."""
+    bit per shingle instead of a second copy of the shingles, the sentences zlib-compressed (read back only
+    for a meaning check or to save the index)."""
 
     __slots__ = ("_compact", "_narrative_mask", "_sentences", "published", "root", "slot", "vectors")
 
