@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 BQ_VENV := .venv-bqemulator
 BQ_STAMP := $(BQ_VENV)/.installed
 
-.PHONY: install install-bqemulator run test lint bench bench-large clean eval-dedup report-screenshot
+.PHONY: install install-bqemulator run test lint bench bench-large clean eval-dedup eval-stories report-screenshot
 
 $(STAMP): requirements.txt requirements-dev.txt setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ clean:
 
 eval-dedup: $(STAMP)
 	$(PY) -m bench.eval_dedup
+
+# Stories on ../shared/corpora/reprints-dev (event folds) and on the sample; --via-cli also checks `newsbeam stories`.
+eval-stories: $(STAMP)
+	$(PY) -m bench.eval_stories --via-cli
 
 bench: $(STAMP)
 	$(PY) -m bench.run

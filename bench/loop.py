@@ -4,7 +4,7 @@
 
 Calls the same functions the pipeline's stages call (the fetcher, feed
 parsing, extraction, the reprint index with the same scoring, the spaCy NER
-handler's merge, JSON lines), one element at a time, and times each stage.
+handler's merge, the story index, JSON lines), one element at a time, and times each stage.
 Prints one JSON object: articles, seconds per stage, wall seconds.
 """
 
@@ -28,12 +28,15 @@ from transforms.lib.ner import load_spacy_model, merge_mentions
 from transforms.lib.netpolicy import ConnectTo
 from transforms.lib.records import CANONICAL, record_from_article
 from transforms.lib.reprint_index import ReprintIndex
+from transforms.lib.stories import StoryIndex, order_key, story_text
 from transforms.lib.text import decode_html
 from transforms.lib.times import utc_now
 from transforms.sinks import to_json_line
+from transforms.stories import story_unit
 
 
-def run(feeds: list[str], output: Path, settings: FetchSettings, dedup: bool = True, entities: bool = True) -> dict:
+def run(feeds: list[str], output: Path, settings: FetchSettings, dedup: bool = True, entities: bool = True,
+        stories: bool = True) -> dict:
     started = time.perf_counter()
     seconds: dict[str, float] = defaultdict(float)
 
@@ -97,9 +100,27 @@ def run(feeds: list[str], output: Path, settings: FetchSettings, dedup: bool = T
             mentions = ((ent.text, ent.label_, ent.start_char) for ent in doc.ents)
             records[i] = record._replace(entities=merge_mentions(mentions))
 
+    if stories:
+        story_model = timed("stories", load_sentence_model)
+        units = []
+        for record in records:
+            unit = timed("stories", story_unit, record)
+            text = timed("stories", story_text, record.title, record.body or "")
+            vector = timed("stories", encode_documents, story_model, [[text or "-"]])[0]
+            units.append(unit._replace(vector=vector))
+        story_index = StoryIndex()
+        story_of = {u.record_id: timed("stories", story_index.add, u).story_id for u in sorted(units, key=order_key)}
+        for d in duplicates:
+            timed("stories", story_index.add_copy, d.duplicate_of, d.id)
+        records = [r._replace(story_id=story_of.get(r.id)) for r in records]
+        duplicates = [d._replace(story_id=story_index.story_of(d.id)) for d in duplicates]
+        story_rows = timed("stories", story_index.rows)
+    else:
+        story_rows = []
+
     def write() -> None:
         output.mkdir(parents=True, exist_ok=True)
-        for name, rows in (("records", records), ("duplicates", duplicates)):
+        for name, rows in (("records", records), ("duplicates", duplicates), ("stories", story_rows)):
             (output / f"{name}.jsonl").write_text("".join(to_json_line(r) + "\n" for r in rows), encoding="utf-8")
 
     timed("write", write)
@@ -114,10 +135,11 @@ def main() -> int:
     parser.add_argument("--connect_to", action="append", default=[])
     parser.add_argument("--no_dedup", dest="dedup", action="store_false")
     parser.add_argument("--no_entities", dest="entities", action="store_false")
+    parser.add_argument("--no_stories", dest="stories", action="store_false")
     args = parser.parse_args()
     settings = FetchSettings(allow_private_networks=True, per_host_delay=0.0,
                              connect_to=tuple(ConnectTo.parse(c) for c in args.connect_to))
-    print(json.dumps(run(args.feeds, Path(args.output), settings, args.dedup, args.entities)))
+    print(json.dumps(run(args.feeds, Path(args.output), settings, args.dedup, args.entities, args.stories)))
     return 0
 
 

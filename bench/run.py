@@ -4,7 +4,7 @@
 
 1. pipeline vs a plain sequential loop of the same functions (``pipeline_vs_loop``, articles/s ratio)
 2. the pipeline on 2 worker processes vs 1 (``scaling_2_workers``), and what bounds it (``bench/scaling.py``)
-3. ms per article per stage, from the loop (fetch, extract, dedup, entities, write) and their shares
+3. ms per article per stage, from the loop (fetch, extract, dedup, entities, stories, write) and their shares
 4. extraction quality on ../shared's benchmark (``extract_f1``, ``extract_f1_trafilatura``)
 5. trafilatura's command line in feed mode vs newsbeam with dedup and entities off (``vs_trafilatura_cli``)
 6. the reprint index at 10k and 100k synthetic documents (``--large``: 1M alone, added to results.json)
@@ -36,7 +36,7 @@ BENCH = Path(__file__).resolve().parent
 PROJECT = BENCH.parent
 CORPUS = BENCH / "corpus"
 WORK = BENCH / "work"
-STAGES = ("fetch", "extract", "dedup", "entities", "write")
+STAGES = ("fetch", "extract", "dedup", "entities", "stories", "write")
 TRAFILATURA_CONFIG = """[DEFAULT]
 DOWNLOAD_TIMEOUT = 30
 MAX_FILE_SIZE = 10000000
@@ -141,7 +141,8 @@ def measure_peer(server: SiteServer) -> dict:
                                  "--feed", "-o", str(peer_out), "--parallel", "16", "--no-comments", "--precision",
                                  "--with-metadata", "--json", "--config-file", str(config)])
     peer_articles = sum(len(files) for _root, _dirs, files in os.walk(peer_out))
-    ours_seconds, _ = timed_run(newsbeam(server, WORK / "plain", "--no_dedup", "--no_entities"))
+    ours_seconds, _ = timed_run(newsbeam(server, WORK / "plain", "--no_dedup", "--no_entities",
+                                                 "--no_stories"))
     ours_articles = sum(len(p.read_text().splitlines()) for p in last_run(WORK / "plain").glob("records-*.jsonl"))
     return {"trafilatura_cli_articles": peer_articles, "trafilatura_cli_articles_per_s": peer_articles / peer_seconds,
             "newsbeam_plain_articles": ours_articles, "newsbeam_plain_articles_per_s": ours_articles / ours_seconds,
@@ -179,6 +180,18 @@ def measure_scale(sizes: list[int]) -> dict:
     return results
 
 
+def measure_stories(sizes: list[int]) -> dict:
+    run = subprocess.run([sys.executable, "-m", "bench.stories_scale", "--sizes", *map(str, sizes), "--json"],
+                         cwd=PROJECT, capture_output=True, text=True, check=True)
+    results = {}
+    for r in json.loads(run.stdout):
+        label = f"{r['articles'] // 1000}k"
+        for key in ("ms_per_article", "index_bytes_per_article", "state_bytes_per_article", "stories_mixing_events",
+                    "events_split"):
+            results[f"stories_{key}_{label}"] = r[key]
+    return results
+
+
 def _figure(value: float | None) -> str:
     return "not measured (../shared absent)" if value is None else f"{value:.3f}"
 
@@ -206,7 +219,7 @@ def render(results: dict) -> str:
              "same-event reports and the unrelated rest)",
              "stage costs (loop): " + ", ".join(
                  f"{k} {p['stage_ms_per_article'][k]:.1f} ms ({100 * p['stage_share'][k]:.0f}%)" for k in STAGES),
-             f"newsbeam, dedup and entities off {peer['newsbeam_plain_articles_per_s']:.1f} articles/s vs "
+             f"newsbeam, dedup, entities and stories off {peer['newsbeam_plain_articles_per_s']:.1f} articles/s vs "
              f"trafilatura CLI feed mode {peer['trafilatura_cli_articles_per_s']:.1f}: vs_trafilatura_cli "
              f"{peer['vs_trafilatura_cli']:.2f}",
              f"extraction F1 {_figure(e['extract_f1'])} (trafilatura direct, same settings: "
@@ -224,6 +237,13 @@ def render(results: dict) -> str:
                              f"({stream[f'stream_rate_{rate}_delivered']} delivered)")
     elif stream:
         lines.append(f"streaming: {stream.get('stream_skipped', 'not measured')}")
+    stories = results.get("stories", {})
+    for label in ("10k", "25k"):
+        if f"stories_ms_per_article_{label}" in stories:
+            lines.append(f"story index at {label} (synthetic units, after the vectors): "
+                         f"{stories[f'stories_ms_per_article_{label}']:.2f} ms/article, "
+                         f"{stories[f'stories_index_bytes_per_article_{label}'] / 1024:.1f} KiB/article in memory, "
+                         f"{stories[f'stories_state_bytes_per_article_{label}']} B/article in the state")
     scale = {**s, **results.get("large", {})}
     lines += [_index_line(scale, label) for label in ("10k", "100k", "1m") if f"dedup_ms_per_doc_{label}" in scale]
     return "\n".join(lines)
@@ -291,7 +311,10 @@ def main() -> int:
     if not args.skip_scale:
         print("measuring the reprint index at scale ...", flush=True)
         results["scale"] = measure_scale([10_000, 100_000])
+    print("measuring the story index at a day's size ...", flush=True)
+    results["stories"] = measure_stories([10_000, 25_000])
     flat = {**results["pipeline"], **results["peer"], **results["streaming"], **results["extraction"],
+            **results["stories"],
             **results.get("scale", {})}
     previous = _previous_results()
     if "large" in previous.get("details", {}):  # the 1M point is measured apart: keep it, with its own date

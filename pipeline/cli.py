@@ -22,11 +22,11 @@ from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.options.pipeline_options import DirectOptions, GoogleCloudOptions, PipelineOptions, StandardOptions
 
 from pipeline import runs, scheduled
-from pipeline.dedup_harness import build_dedup
+from pipeline.dedup_harness import build_dedup, build_stories
 from pipeline.graph import build
 from pipeline.local_streaming import FeedTicker, input_topic, wait_until_stopped
 from pipeline.microbatch import LocalStream, first_line, stream_state
-from pipeline.options import RunConfig, add_run_arguments, config_from_args
+from pipeline.options import RunConfig, add_run_arguments, add_story_arguments, config_from_args, story_thresholds
 from pipeline.progress import Progress, counts_in_process
 from pipeline.siteserver import SiteServer
 from pipeline.state import StateError, StateStore
@@ -257,7 +257,8 @@ def run(config: RunConfig, beam_args: list[str]) -> tuple[int, dict[str, Any]]:
     summary["state"] = {"path": config.state, "generation": generation, "feeds": len(following.feeds),
                         "seen_entries": len(following.seen), "robots_origins": len(following.robots),
                         "reprint_articles": following.reprint_articles,
-                        "reprint_index_bytes": len(following.reprints or b"")}
+                        "reprint_index_bytes": len(following.reprints or b""),
+                        "stories": following.story_count, "story_index_bytes": len(following.stories or b"")}
     summary["source_health"] = {"sources": len(following.sources), "flagged": following.health_flags}
     finish(config, summary)
     return code, summary
@@ -280,7 +281,8 @@ def finish(config: RunConfig, summary: dict[str, Any]) -> None:
     if state:
         print(f"state      {state['path']}: generation {state['generation']}, {state['feeds']} feeds, "
               f"{state['seen_entries']} seen entries, {state['reprint_articles']} articles in the reprint index "
-              f"({state['reprint_index_bytes'] / 1024:.0f} KiB), {state['robots_origins']} robots.txt kept")
+              f"({state['reprint_index_bytes'] / 1024:.0f} KiB), {state['stories']} stories "
+              f"({state['story_index_bytes'] / 1024:.0f} KiB), {state['robots_origins']} robots.txt kept")
         if summary["feeds"].get("not_due") and summary["feeds"]["not_due"] == summary["feeds"]["listed"]:
             print("no feed is due yet: nothing was requested, and this run's tables are empty "
                   "(--poll_all polls them anyway)")
@@ -378,33 +380,59 @@ def run_demo(args: argparse.Namespace, beam_args: list[str]) -> int:
     return code
 
 
-def run_dedup(args: argparse.Namespace, beam_args: list[str]) -> int:
-    """Only the dedup stage, on documents given as JSON lines (see pipeline/dedup_harness.py)."""
+def _harness_problem(args: argparse.Namespace) -> str | None:
+    """What stops ``newsbeam dedup`` / ``stories`` before any work, in one line (or None)."""
     if not FileSystems.exists(args.input):
-        print(f"newsbeam dedup: --input {args.input!r} does not exist", file=sys.stderr)
-        return 2
-    if args.dedup_horizon <= 0:
-        print(f"newsbeam dedup: --dedup_horizon must be > 0, got {args.dedup_horizon}", file=sys.stderr)
-        return 2
+        return f"--input {args.input!r} does not exist"
+    for name in ("dedup_horizon", "story_window", "story_span"):
+        value = getattr(args, name, None)
+        if value is not None and value <= 0:
+            return f"--{name} must be > 0, got {value}"
+    join_score = getattr(args, "story_join_score", None)
+    if join_score is not None and not 0.0 < join_score <= 2.0:
+        return f"--story_join_score must be in (0, 2], got {join_score}"
     folder = args.output.rsplit("/", 1)[0] if "/" in args.output else "."
     try:
         check_writable(folder)
     except ValueError as error:
-        print(f"newsbeam dedup: {error}", file=sys.stderr)
+        return str(error)
+    return None
+
+
+def run_dedup(args: argparse.Namespace, beam_args: list[str]) -> int:
+    """Only the dedup stage (``stories``: and stories after it), on documents given as JSON lines (see
+    pipeline/dedup_harness.py)."""
+    problem = _harness_problem(args)
+    if problem:
+        print(f"newsbeam {args.command}: {problem}", file=sys.stderr)
         return 2
     options = PipelineOptions(beam_args)
     choose_runner(options)
     dead_letters = args.dead_letters or f"{args.output}.dead_letters.jsonl"
     pipeline = beam.Pipeline(options=options)
-    build_dedup(pipeline, args.input, args.output, dead_letters, args.dedup_horizon)
+    if args.command == "stories":
+        table = args.table or stories_table_path(args.output)
+        thresholds = story_thresholds(args)
+        build_stories(pipeline, args.input, args.output, table, dead_letters, args.dedup_horizon, thresholds)
+    else:
+        build_dedup(pipeline, args.input, args.output, dead_letters, args.dedup_horizon)
     result = pipeline.run()
     result.wait_until_finish()
     counters = read_counters(result)
     duplicates = sum(v for k, v in counters.items() if k.startswith("dedup.duplicate."))
     dead = sum(v for k, v in counters.items() if k.startswith("dead_letter."))
-    print(f"newsbeam dedup: {counters.get('entries.in', 0)} documents, {duplicates} duplicates, "
-          f"{dead} dead letters -> {args.output} ({dead_letters})")
+    stories = f"{counters.get('stories.stories', 0)} stories, " if args.command == "stories" else ""
+    print(f"newsbeam {args.command}: {counters.get('entries.in', 0)} documents, {duplicates} duplicates, "
+          f"{stories}{dead} dead letters -> {args.output}"
+          + (f" ({table}, {dead_letters})" if args.command == "stories" else f" ({dead_letters})"))
     return 0
+
+
+def stories_table_path(output: str) -> str:
+    """``x/stories.jsonl`` -> ``x/stories.table.jsonl``: the stories table beside the per-document file."""
+    stem = output[:-len(".jsonl")] if output.endswith(".jsonl") else output
+    return f"{stem}.table.jsonl"
+
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -445,7 +473,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="For `bq mk --schema`, a JSON Schema validator or Arrow/Parquet readers.")
     schema.add_argument("--format", dest="fmt", choices=SCHEMA_FORMATS, default="bigquery")
     schema.add_argument("--table", choices=tuple(TABLES), default="records")
-    for sub in (run_parser, demo, dedup):
+    stories = commands.add_parser(
+        "stories", help="run dedup and then stories on documents given as JSON lines",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Input lines as for `newsbeam dedup`. Output lines: {id, story_id, duplicate_of}, ids "
+                    "unchanged; the stories table (one row per story: members, evidence, outlets) beside it.")
+    stories.add_argument("--input", required=True, help="JSON lines file (any Beam filesystem)")
+    stories.add_argument("--output", required=True, help="per-document file to write (JSON lines)")
+    stories.add_argument("--table", default=None, help="stories table to write (default: OUTPUT.table.jsonl, "
+                                                      "OUTPUT without its .jsonl)")
+    stories.add_argument("--dead_letters", default=None,
+                         help="dead-letter file (default: OUTPUT.dead_letters.jsonl)")
+    stories.add_argument("--dedup_horizon", type=float, default=7.0, metavar="DAYS",
+                         help="documents published further apart are never compared as copies")
+    add_story_arguments(stories)
+    for sub in (run_parser, demo, dedup, stories):
         sub.add_argument("--log_level", default=argparse.SUPPRESS, help="logging level (also before the command)")
     return parser
 
@@ -497,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"newsbeam: unknown option {', '.join(unknown)}", file=sys.stderr)
         return 2
-    if args.command in ("run", "demo", "dedup") and not is_streaming(beam_args):
+    if args.command in ("run", "demo", "dedup", "stories") and not is_streaming(beam_args):
         signal.signal(signal.SIGINT, _interrupted)  # a stream handles Ctrl-C itself (cancels its job)
     try:
         return _command(args, beam_args)
@@ -510,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
 def _command(args: argparse.Namespace, beam_args: list[str]) -> int:
     for noisy in ("distributed", "apache_beam.runners.dask"):  # a Dask run's scheduler chatter
         logging.getLogger(noisy).setLevel(max(logging.ERROR, logging.getLogger().level))
-    if args.command == "dedup":
+    if args.command in ("dedup", "stories"):
         return run_dedup(args, beam_args)
     if args.command == "schema":
         return print_schema(args)

@@ -1,8 +1,11 @@
-"""``newsbeam dedup``: only the dedup stage, through Beam, on documents given as JSON lines.
+"""``newsbeam dedup`` and ``newsbeam stories``: the dedup stage (and stories after it), through Beam, on
+documents given as JSON lines.
 
 Input lines: ``{"id", "url", "title", "text", "published" (ISO 8601, optional), "source" (optional)}``.
-Output lines, one per usable input document: ``{"id", "duplicate_of", "cluster_id", "kind", "score"}``
-with the caller's ids unchanged. Unusable lines go to the dead-letter file with the reason.
+``dedup`` writes one line per usable input document: ``{"id", "duplicate_of", "cluster_id", "kind",
+"score"}`` with the caller's ids unchanged. ``stories`` writes ``{"id", "story_id", "duplicate_of"}`` per
+document and the stories table (``Story`` rows) beside it. Unusable lines go to the dead-letter file with
+the reason.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from apache_beam import coders
 from schemas.records import Article, NewsRecord
 from transforms.deadletters import count, dead_letter
 from transforms.dedup import Deduplicate
+from transforms.lib.stories import DEFAULT, StoryThresholds
 from transforms.lib.times import ISO_FORMAT, UNKNOWN_TIME, parse_iso
 from transforms.lib.urls import source_domain
 from transforms.sinks import to_json_line
+from transforms.stories import AssignStories
 from transforms.tagging import DEAD_LETTERS, MAIN, split, tag
 
 
@@ -104,8 +109,12 @@ def verdict_line(record: NewsRecord) -> str:
     })
 
 
-def build_dedup(p: beam.Pipeline, input_path: str, output_path: str, dead_letter_path: str,
-                horizon_days: float) -> None:
+def story_line(record: NewsRecord) -> str:
+    return json.dumps({"id": record.id, "story_id": record.story_id, "duplicate_of": record.duplicate_of})
+
+
+def _verdicts(p: beam.Pipeline, input_path: str, horizon_days: float) -> tuple[dict[str, beam.PCollection],
+                                                                                   list[beam.PCollection]]:
     # Lines are read as bytes and decoded one by one: a line that is not UTF-8 is a dead letter, not a crash.
     lines = p | "ReadDocuments" >> beam.io.ReadFromText(input_path, coder=coders.BytesCoder())
     parsed = split(lines | "ParseDocuments" >> beam.ParDo(ParseDocumentFn()), "Parsed", MAIN, DEAD_LETTERS,
@@ -118,15 +127,44 @@ def build_dedup(p: beam.Pipeline, input_path: str, output_path: str, dead_letter
     empty = p | "NoFeedMatches" >> beam.Create([])
     dedup = {"articles": unique[MAIN], "entry_duplicates": empty, "entry_matches": empty} | "Dedup" >> Deduplicate(
         horizon_days)
+    return dedup, [parsed[DEAD_LETTERS], unique[DEAD_LETTERS], dedup["dead_letters"]]
+
+
+def _write_dead_letters(dead_letters: list[beam.PCollection], dead_letter_path: str) -> None:
+    (
+        dead_letters
+        | "AllDeadLetters" >> beam.Flatten()
+        | "DeadLetterLines" >> beam.Map(to_json_line)
+        | "WriteDeadLetters" >> beam.io.WriteToText(dead_letter_path, shard_name_template="", num_shards=1)
+    )
+
+
+def build_dedup(p: beam.Pipeline, input_path: str, output_path: str, dead_letter_path: str,
+                horizon_days: float) -> None:
+    dedup, dead_letters = _verdicts(p, input_path, horizon_days)
     (
         (dedup["canonical"], dedup["duplicates"])
         | "AllVerdicts" >> beam.Flatten()
         | "VerdictLines" >> beam.Map(verdict_line)
         | "WriteVerdicts" >> beam.io.WriteToText(output_path, shard_name_template="", num_shards=1)
     )
+    _write_dead_letters(dead_letters, dead_letter_path)
+
+
+def build_stories(p: beam.Pipeline, input_path: str, output_path: str, table_path: str, dead_letter_path: str,
+                  horizon_days: float, thresholds: StoryThresholds = DEFAULT) -> None:
+    dedup, dead_letters = _verdicts(p, input_path, horizon_days)
+    stories = {"records": dedup["canonical"], "duplicates": dedup["duplicates"]} | "Stories" >> AssignStories(
+        thresholds)
     (
-        (parsed[DEAD_LETTERS], unique[DEAD_LETTERS], dedup["dead_letters"])
-        | "AllDeadLetters" >> beam.Flatten()
-        | "DeadLetterLines" >> beam.Map(to_json_line)
-        | "WriteDeadLetters" >> beam.io.WriteToText(dead_letter_path, shard_name_template="", num_shards=1)
+        (stories["records"], stories["duplicates"])
+        | "AllDocuments" >> beam.Flatten()
+        | "StoryLines" >> beam.Map(story_line)
+        | "WriteStoryIds" >> beam.io.WriteToText(output_path, shard_name_template="", num_shards=1)
     )
+    (
+        stories["stories"]
+        | "StoryRows" >> beam.Map(to_json_line)
+        | "WriteStories" >> beam.io.WriteToText(table_path, shard_name_template="", num_shards=1)
+    )
+    _write_dead_letters([*dead_letters, stories["dead_letters"]], dead_letter_path)

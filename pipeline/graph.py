@@ -24,6 +24,7 @@ from transforms.pages import FetchPages
 from transforms.robots import FetchRobots, robots_origin
 from transforms.sinks import WriteOutputs
 from transforms.sources import SourceFigures
+from transforms.stories import AssignStories
 from transforms.stream_io import ParseWork
 
 PORTABLE_SHARDS = 2  # output files per table when batching is portable (see transforms.batching)
@@ -93,21 +94,34 @@ def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: l
     else:
         enriched = {"records": dedup["canonical"], "dead_letters": p | "NoEntityDeadLetters" >> beam.Create([])}
 
+    records, duplicates = enriched["records"], dedup["duplicates"]
+    story_outputs = {}
+    story_dead = []
+    if config.stories:
+        prior_stories = run_state.stories_path if run_state is not None else None
+        stories = ({"records": records, "duplicates": duplicates}
+                   | "Stories" >> AssignStories(config.story_thresholds, portable, prior_index_path=prior_stories))
+        records, duplicates = stories["records"], stories["duplicates"]
+        story_outputs = {"stories": stories["stories"], "story_index": stories["index"]}
+        story_dead = [stories["dead_letters"]]
+
     dead_letters = (
         list_dead, *message_dead, feeds["dead_letters"],
         robots["dead_letters"], pages["dead_letters"], articles["dead_letters"],
-        dedup["dead_letters"], enriched["dead_letters"],
+        dedup["dead_letters"], enriched["dead_letters"], *story_dead,
     ) | "AllDeadLetters" >> beam.Flatten()
     if config.bigquery is not None:
         method = write_method(config.bigquery_method, streaming=False)
-        rejected = ({"records": enriched["records"], "duplicates": dedup["duplicates"], "dead_letters": dead_letters}
+        rejected = ({"records": records, "duplicates": duplicates, "dead_letters": dead_letters,
+                     **({"stories": story_outputs["stories"]} if story_outputs else {})}
                     | "BigQuery" >> WriteBigQuery(config.bigquery, method))
         dead_letters = (dead_letters, rejected) | "WithBigQueryRejected" >> beam.Flatten()
-    sources = ({"records": enriched["records"], "duplicates": dedup["duplicates"], "dead_letters": dead_letters}
+    sources = ({"records": records, "duplicates": duplicates, "dead_letters": dead_letters}
                | "Sources" >> SourceFigures())
     {
-        "records": enriched["records"],
-        "duplicates": dedup["duplicates"],
+        "records": records,
+        "duplicates": duplicates,
+        **story_outputs,
         "dead_letters": dead_letters,
         "sources": sources,
         "entries": all_entries,

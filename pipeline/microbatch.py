@@ -69,8 +69,9 @@ IDLE_PULL_SECONDS = 1.0  # a pull's wait when nothing is queued (how soon a stop
 ACK_CHUNK = 500
 BATCHES = ".stream"  # under --output: the folder of the micro-batch being run (removed once it is out)
 # Tables each micro-batch writes into --output, and the topic (StreamingConfig field) each is published to.
-PUBLISHED = {"records": "output_topic", "duplicates": "duplicates_topic", "dead_letters": "dead_letter_topic"}
-FILES = ("records", "duplicates", "dead_letters", "seen_before")
+PUBLISHED = {"records": "output_topic", "duplicates": "duplicates_topic", "dead_letters": "dead_letter_topic",
+             "stories": "stories_topic"}
+FILES = ("records", "duplicates", "dead_letters", "seen_before", "stories")
 
 
 class Leased(NamedTuple):
@@ -254,6 +255,8 @@ def row_message(table: str, row: dict[str, Any]) -> tuple[bytes, dict[str, str]]
     """A written row as the message the streaming graph would publish for it (body, attributes)."""
     if table == "dead_letters":
         kind = "dead_letter"
+    elif table == "stories":
+        kind = "story"
     else:
         kind = "record" if row.get("duplicate_of") is None else "duplicate"
     return json.dumps(row, ensure_ascii=False).encode("utf-8"), message_attributes(kind, row)
@@ -424,7 +427,8 @@ class LocalStream:
         runs.remove_run_folder(folder)
         self._report(summary, len(leased), len(feeds), time.monotonic() - clock)
         # Workers of the next batch load the reprint index from the generation just committed.
-        return dataclasses.replace(following, reprints_path=store.path_of(scheduled.REPRINTS_FILE), health_flags=[])
+        return dataclasses.replace(following, reprints_path=store.path_of(scheduled.REPRINTS_FILE),
+                                   stories_path=store.path_of(scheduled.STORIES_FILE), health_flags=[])
 
     def _poisoned(self, subscription: WorkSubscription | None, publisher: Publisher | None, leased: Leased,
                   error: BaseException, attempts: int, started: datetime) -> None:

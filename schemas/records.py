@@ -175,6 +175,36 @@ class NewsRecord(NamedTuple):
     dedup: DedupInfo
     fetched_at: str
     pipeline_version: str
+    story_id: str | None = None  # the story (transforms.stories) this record belongs to; its copies share it
+
+
+class StoryMember(NamedTuple):
+    """A canonical record in a story, with the evidence that joined it."""
+
+    record_id: str
+    title: str | None
+    source_domain: str
+    published: str
+    copies: Sequence[str]  # its duplicates' record ids (its reprint cluster)
+    similarity: float  # cosine to the story's centroid when it joined (1.0: it started the story)
+    shared_names: Sequence[str]  # names and numbers it shared with the story then
+    hours_after_first: float | None  # None when either time is unknown
+
+
+class Story(NamedTuple):
+    """A row of the stories table: every report of one event (``transforms.lib.stories``)."""
+
+    story_id: str  # the id of the story's first record
+    first_published: str
+    last_published: str
+    label: str | None  # the most central headline
+    records: int  # canonical records (each a reprint cluster or an independent report)
+    copies: int
+    outlets: Sequence[str]
+    reprint_clusters: Sequence[str]  # members with copies
+    independent_records: Sequence[str]  # members without copies
+    top_entities: Sequence[str]
+    members: Sequence[StoryMember]
 
 
 class DedupNode(NamedTuple):
@@ -281,7 +311,7 @@ class DedupCorrection(NamedTuple):
 
 ALL_RECORD_TYPES = (
     FetchResult, FeedStatus, FeedEntry, RobotsOutcome, PageRequest, FetchedPage, Article, Entity, DedupInfo, NewsRecord,
-    DedupNode, DocFeatures, Match, SentenceVectors, DedupVerdict, DeadLetter, DedupCorrection,
+    DedupNode, DocFeatures, Match, SentenceVectors, DedupVerdict, DeadLetter, DedupCorrection, StoryMember, Story,
 )
 
 for _record_type in ALL_RECORD_TYPES:

@@ -75,7 +75,7 @@ def bigquery_emulator():
 def topics(pubsub_emulator, request):
     suffix = request.node.name[-20:].replace("[", "").replace("]", "")
     names = {}
-    for name in ("work", "records", "duplicates", "dead"):
+    for name in ("work", "records", "duplicates", "dead", "stories"):
         topic = pubsub_emulator.create_topic(f"{name}-{suffix}")
         names[name] = topic
         names[f"{name}_sub"] = pubsub_emulator.create_subscription(f"{name}-{suffix}-sub", topic)

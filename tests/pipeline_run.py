@@ -24,6 +24,6 @@ def read_table(output: Path, name: str) -> list[dict[str, Any]]:
 
 
 def read_outputs(output: Path) -> dict[str, Any]:
-    tables = {name: read_table(output, name) for name in ("records", "duplicates", "dead_letters")}
+    tables = {name: read_table(output, name) for name in ("records", "duplicates", "dead_letters", "stories")}
     tables["summary"] = json.loads((run_dir(output) / "run_summary.json").read_text())
     return tables

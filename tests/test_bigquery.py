@@ -73,6 +73,12 @@ def test_a_run_writes_records_duplicates_and_dead_letters_to_bigquery(bigquery_e
     assert int(mentions["n"]) == sum(len(r["entities"]) for r in files["records"])
     kinds = bq.query("SELECT dedup.kind AS kind, COUNT(*) AS n FROM sample.run_duplicates GROUP BY kind")
     assert {k["kind"]: int(k["n"]) for k in kinds} == files["summary"]["duplicates_by_kind"]
+    # The stories table, and story_id on every record.
+    stories = bq.query("SELECT story_id, records FROM sample.run_stories")
+    assert sorted((s["story_id"], int(s["records"])) for s in stories) == sorted(
+        (s["story_id"], s["records"]) for s in files["stories"])
+    [unassigned] = bq.query("SELECT COUNT(*) AS n FROM sample.run_records WHERE story_id IS NULL")
+    assert int(unassigned["n"]) == 0
 
 
 def test_a_row_bigquery_rejects_is_a_dead_letter_not_a_failed_job(bigquery_emulator):

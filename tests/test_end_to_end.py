@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.cli import main
 from schemas.derive import json_schema
-from schemas.records import DeadLetter, NewsRecord
+from schemas.records import DeadLetter, NewsRecord, Story
 from tests.conftest import SAMPLE
 from tests.pipeline_run import read_outputs, run_dir
 from transforms.lib.urls import canonical_url, record_id
@@ -82,6 +82,20 @@ def test_a_page_disallowed_by_robots_txt_is_not_fetched_and_uses_the_feed_conten
     assert summary["robots"]["outcomes"] == {"parsed": 1, "unavailable": 4}  # one sample host has a robots.txt
 
 
+def test_independent_reports_of_one_event_share_a_story_and_copies_share_their_originals(demo_output):
+    records = by_url(demo_output["records"])
+    for pair in EXPECTED["independent"]:
+        assert len({records[url]["story_id"] for url in pair}) == 1, pair
+    by_id = {r["id"]: r for r in demo_output["records"]}
+    for duplicate in demo_output["duplicates"]:
+        assert duplicate["story_id"] == by_id[duplicate["duplicate_of"]]["story_id"] is not None
+    stories = {s["story_id"]: s for s in demo_output["stories"]}
+    assert {r["story_id"] for r in by_id.values()} == set(stories)
+    assert sum(s["records"] for s in stories.values()) == len(by_id)
+    assert sum(s["copies"] for s in stories.values()) == len(demo_output["duplicates"])
+    assert demo_output["summary"]["stories"]["stories"] == len(stories)
+
+
 def test_most_records_carry_entities(demo_output):
     records = demo_output["records"]
     with_entities = [r for r in records if r["entities"]]
@@ -92,6 +106,8 @@ def test_every_written_row_validates_against_the_derived_json_schema(demo_output
     record_schema, dead_schema = json_schema(NewsRecord), json_schema(DeadLetter)
     for row in demo_output["records"] + demo_output["duplicates"]:
         jsonschema.validate(row, record_schema)
+    for row in demo_output["stories"]:
+        jsonschema.validate(row, json_schema(Story))
     for row in demo_output["dead_letters"]:
         jsonschema.validate(row, dead_schema)
 
@@ -115,7 +131,7 @@ def test_a_run_on_another_day_gives_the_same_records_and_verdicts(demo_output, t
     assert main(["demo", "--output", str(tmp_path)]) == 0
     again = read_outputs(tmp_path)
     assert all(r["fetched_at"].startswith("2031-06-01") for r in again["records"])  # the clock was moved
-    for table in ("records", "duplicates", "dead_letters"):
+    for table in ("records", "duplicates", "dead_letters", "stories"):
         assert without_run_times(again[table]) == without_run_times(demo_output[table]), table
     # The state's reprint index is cut by event time: five years later it still keeps the sample's articles.
     assert again["summary"]["state"]["reprint_articles"] == demo_output["summary"]["state"]["reprint_articles"] > 0
@@ -126,6 +142,9 @@ def test_parquet_output_has_the_same_records(demo_output, tmp_path):
     table = pq.read_table([str(p) for p in run_dir(tmp_path).glob("records-*.parquet")])
     assert sorted(table.column("id").to_pylist()) == sorted(r["id"] for r in demo_output["records"])
     assert str(table.schema.field("published").type) == "timestamp[us, tz=UTC]"
+    assert set(table.column("story_id").to_pylist()) == {r["story_id"] for r in demo_output["records"]}
+    stories = pq.read_table([str(p) for p in run_dir(tmp_path).glob("stories-*.parquet")])
+    assert sorted(stories.column("story_id").to_pylist()) == sorted(s["story_id"] for s in demo_output["stories"])
 
 
 def test_the_sample_paraphrase_is_caught_with_its_credit(demo_output):

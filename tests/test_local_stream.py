@@ -76,8 +76,8 @@ def stream_command(topics, output: Path, server: SiteServer, *extra: str) -> lis
     return [sys.executable, "-m", "pipeline.cli", "run", "--streaming", "--no_entities",
             "--input_subscription", topics["work_sub"], "--output_topic", topics["records"],
             "--duplicates_topic", topics["duplicates"], "--dead_letter_topic", topics["dead"],
-            "--output", str(output), "--allow_private_networks", "--per_host_delay", "0",
-            *server.connect_to_args(), *extra]
+            "--stories_topic", topics["stories"], "--output", str(output), "--allow_private_networks",
+            "--per_host_delay", "0", *server.connect_to_args(), *extra]
 
 
 def outputs_by_id(*collectors: Collector) -> dict[str, list[dict]]:
@@ -145,8 +145,14 @@ def test_killed_mid_stream_and_restarted_it_loses_nothing_and_knows_the_articles
     # Every reprint is a duplicate of its original, those whose original came out before the crash included.
     for reprint, original in reprint_of.items():
         assert found[reprint][0]["type"] == "duplicate" and found[reprint][0]["duplicate_of"] == original
+        assert found[reprint][0]["story_id"] == found[original][0]["story_id"]  # a copy is in its original's story
     across = [r for r, o in reprint_of.items() if o in before_crash and r not in before_crash]
     assert across, "no reprint had its original before the crash and itself after it"
+    # Each batch publishes the rows of the stories it touched: every story id on a record is among them.
+    stories = Collector(pubsub_emulator, topics["stories_sub"])
+    stories.messages += pubsub_emulator.pull(stories.subscription, max_messages=1000, timeout_s=2)
+    published = {m.attributes["story_id"] for m in stories.messages if m.attributes["type"] == "story"}
+    assert {a[0]["story_id"] for a in found.values()} <= published
     assert "entries    " in (tmp_path / "second.log").read_text()
     # The files in --output hold every entry too, once per time it was emitted.
     rows = [json.loads(line) for f in (tmp_path / "out").glob("*.jsonl") for line in f.read_text().splitlines()]

@@ -84,3 +84,13 @@ def test_the_report_renders_in_headless_chromium_without_console_errors(demo_run
     assert len(rendered.xpath("//svg")) >= 3
     png = screenshot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000  # a page of text and charts, not a blank
+
+
+def test_the_report_shows_the_largest_stories_with_their_members(demo_run):
+    folder, outputs = demo_run
+    page = lxml_html.fromstring((folder / "report.html").read_text(encoding="utf-8"))
+    headings = [h.text_content() for h in page.xpath("//h2[@id='stories']/following-sibling::h4")]
+    several = [s for s in outputs["stories"] if s["records"] + s["copies"] > 1]
+    assert several and len(headings) == min(len(several), 10)
+    largest = max(several, key=lambda s: (s["records"], s["copies"]))
+    assert headings[0].startswith(largest["label"]) and f"{largest['records']} reports" in headings[0]

@@ -220,6 +220,10 @@ def test_a_copy_found_in_a_later_run_is_a_duplicate_of_the_record_already_publis
     assert verdicts["comet-copy.html"][0] == ids[comet]
     assert verdicts["strike-copy.html"][0] == ids[wire]
     assert all(kind in ("same_text", "near_verbatim", "edited") for _id, kind in verdicts.values())
+    # Stories continue through the state: each copy is in its run-1 original's story.
+    first_stories = {r["id"]: r["story_id"] for r in first["records"]}
+    assert all(row["story_id"] == first_stories[row["duplicate_of"]] for row in second["duplicates"])
+    assert second["summary"]["stories"]["continued"] == 2
     # Run 1's 33 articles with bodies (the 404 page's body came from its feed) and run 2's two copies.
     assert second["summary"]["state"]["reprint_articles"] == first["summary"]["state"]["reprint_articles"] + 2
 
@@ -291,3 +295,41 @@ def test_the_demo_twice_keeps_both_runs_says_nothing_was_due_and_takes_run_optio
     folders = sorted(p.name for p in output.iterdir() if p.name.startswith("run="))
     assert len(folders) == 2 and (output / "latest").read_text().strip() == folders[-1]
     assert read_outputs(output)["summary"]["feeds"]["not_modified"] == 6
+
+
+FOLLOW_UP = """<html><head><title>Dunmore mill fire: inspectors let Quarry Lane families home</title>
+<meta property="article:published_time" content="2026-11-21T08:00:00Z"></head><body><article>
+<h1>Dunmore mill fire: inspectors let Quarry Lane families home</h1>
+<p>The 140 residents of Quarry Lane who left their homes when fire tore through the Dunmore Paper Mill
+warehouse were allowed back on Saturday morning, after county inspectors found the air safe to breathe.</p>
+<p>Fire chief Teresa Okafor said the blaze at the Dunmore mill had been started by an electrical fault in a
+storage bay, and that crews from the Riverbend and Esk Valley stations had kept it from the main building.</p>
+<p>Families who spent the night in the Riverbend High School gym said they were relieved. The mill's owner said
+the warehouse would be rebuilt and that no jobs would be lost while the Dunmore site is repaired.</p>
+</article></body></html>"""
+
+
+def test_a_report_in_a_later_run_joins_the_story_an_earlier_run_started(tmp_path):
+    """Today's report of yesterday's event joins yesterday's story (the story index is in the state)."""
+    site = tmp_path / "site"
+    shutil.copytree(SAMPLE / "site", site)
+    state = tmp_path / "state"
+    fire = "http://www.coastaltimes.example/news/local/dunmore-paper-mill-fire-20261120.html"
+    horizon = ("--dedup_horizon", "3650")
+    with SiteServer(site) as server:
+        assert run(server, tmp_path / "run1", state, *horizon) == 0
+        first = read_outputs(tmp_path / "run1")
+        path = "news/local/dunmore-follow-up.html"
+        (site / "www.metrogazette.example" / path).parent.mkdir(parents=True, exist_ok=True)
+        (site / "www.metrogazette.example" / path).write_text(FOLLOW_UP)
+        link = f"http://www.metrogazette.example/{path}"
+        feed = site / "www.metrogazette.example" / "feed.xml"
+        item = (f"<item><title>Dunmore mill fire: inspectors let Quarry Lane families home</title><link>{link}"
+                f"</link><guid>{link}</guid><pubDate>Sat, 21 Nov 2026 08:00:00 GMT</pubDate></item>")
+        feed.write_text(feed.read_text().replace("<item>", item + "<item>", 1))
+        assert run(server, tmp_path / "run2", state, "--poll_all", *horizon) == 0
+        second = read_outputs(tmp_path / "run2")
+    fire_story = {r["canonical_url"]: r for r in first["records"]}[fire]["story_id"]
+    assert [(r["url"], r["story_id"]) for r in second["records"]] == [(link, fire_story)]
+    story = next(s for s in second["stories"] if s["story_id"] == fire_story)
+    assert story["records"] == 3 and "metrogazette.example" in story["outlets"]  # run 1's pair and this one

@@ -25,11 +25,12 @@ from apache_beam.io.gcp.bigquery import BigQueryDisposition, WriteToBigQuery
 from apache_beam.io.gcp.bigquery_tools import RetryStrategy
 
 from schemas.derive import bigquery_schema, to_plain
-from schemas.records import DeadLetter, NewsRecord
+from schemas.records import DeadLetter, NewsRecord, Story
 from transforms.deadletters import count, dead_letter
 from transforms.tagging import DEAD_LETTERS, Tagged, split, tag
 
-TABLES: dict[str, type] = {"records": NewsRecord, "duplicates": NewsRecord, "dead_letters": DeadLetter}
+TABLES: dict[str, type] = {"records": NewsRecord, "duplicates": NewsRecord, "dead_letters": DeadLetter,
+                           "stories": Story}
 METHODS = ("FILE_LOADS", "STREAMING_INSERTS", "STORAGE_WRITE_API")
 STAGE = "write_bigquery"
 # A JSON row in a load job may be up to 100 MB; a streaming insert request up to 10 MB. Records are far
@@ -112,6 +113,8 @@ class WriteBigQuery(beam.PTransform):
     def expand(self, tables: dict[str, beam.PCollection]) -> beam.PCollection:
         failed = []
         for name, record_type in TABLES.items():
+            if name not in tables:  # (stories: not in a run with --no_stories, nor in the streaming graph)
+                continue
             checked = split(tables[name]
                             | f"{name}_ToRows" >> beam.Map(to_bigquery_row)
                             | f"{name}_Limits" >> beam.FlatMap(_within_limits, name),

@@ -22,12 +22,13 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.parquetio import WriteToParquet
 
 from schemas.derive import TIMESTAMP_FIELDS, arrow_schema, to_plain
-from schemas.records import DeadLetter, FeedEntry, FeedStatus, NewsRecord, RobotsOutcome, SourceRun
+from schemas.records import DeadLetter, FeedEntry, FeedStatus, NewsRecord, RobotsOutcome, SourceRun, Story
 from transforms.deadletters import count
 from transforms.lib.times import parse_iso
 
 FORMATS = ("jsonl", "parquet")
 SHARD_TEMPLATE = "-SSSSS-of-NNNNN"
+STORY_INDEX_FILE = "story_index.bin"  # the story index after the run (transforms.stories), for --state
 
 
 def to_json_line(record: Any) -> str:
@@ -66,6 +67,10 @@ def dead_letter_tallies(dead: DeadLetter) -> list[str]:
     if dead.unit == "feed" and dead.stage == "parse_feed":  # fetched, then found not to be a feed
         names.append("feeds.fetched")
     return names
+
+
+def story_tally(story: Story) -> list[str]:
+    return ["out.stories"] + (["out.stories.several_reports"] if story.records > 1 else [])
 
 
 def entry_tally(_entry: Any) -> list[str]:
@@ -173,6 +178,12 @@ class WriteTable(beam.PTransform):
                                                       shard_name_template=SHARD_TEMPLATE))
 
 
+def _write_bytes(data: bytes, path: str) -> str:
+    with FileSystems.create(path) as handle:
+        handle.write(data)
+    return path
+
+
 def _write_tallies(lines: list[str], path: str) -> str:
     with FileSystems.create(path) as handle:
         handle.write("".join(f"{line}\n" for line in sorted(lines)).encode("utf-8"))
@@ -216,6 +227,14 @@ class WriteOutputs(beam.PTransform):
             tallies.append(outputs["seen"] | "TallySeen" >> beam.FlatMap(seen_tally))
         if "feed_status" in outputs:
             tallies.append(outputs["feed_status"] | "TallyFeeds" >> beam.FlatMap(feed_status_tally))
+        if "stories" in outputs:
+            counted = outputs["stories"] | "Count_stories" >> beam.ParDo(Tally(story_tally))
+            written.append(counted | "Write_stories" >> self._table("stories", Story, self._fmt, 1))
+            tallies.append(counted | "Tally_stories" >> beam.FlatMap(story_tally))
+        if "story_index" in outputs:
+            written.append(outputs["story_index"]
+                           | "WriteStoryIndex" >> beam.Map(_write_bytes, FileSystems.join(self._output,
+                                                                                          STORY_INDEX_FILE)))
         # Small tables for the next scheduled run's state (always JSON lines).
         for name, record_type in (("seen", FeedEntry), ("feed_status", FeedStatus), ("robots", RobotsOutcome),
                                   ("sources", SourceRun)):

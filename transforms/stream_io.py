@@ -92,7 +92,12 @@ def message_attributes(kind: str, fields: dict[str, Any]) -> dict[str, str]:
     if kind == "dead_letter":
         attributes.update(stage=fields["stage"], reason=fields["reason"])
         return attributes
+    if kind == "story":
+        attributes.update(story_id=fields["story_id"], records=str(fields["records"]))
+        return attributes
     attributes.update(id=fields["id"], source_domain=fields.get("source_domain") or "")
+    if fields.get("story_id"):
+        attributes["story_id"] = fields["story_id"]
     if fields.get("duplicate_of"):
         attributes["duplicate_of"] = fields["duplicate_of"]
     if kind == "correction":
