@@ -73,16 +73,20 @@ def load_documents() -> list[dict]:
     return documents
 
 
-def run_newsbeam(documents: list[dict]) -> dict[str, str]:
-    """Cluster id per document id, from the dedup harness."""
+def harness_lines(command: str, documents: list[dict]) -> list[dict]:
+    """The output lines of ``newsbeam dedup`` or ``newsbeam stories`` on ``documents``."""
     with tempfile.TemporaryDirectory() as tmp:
-        source, output = Path(tmp) / "docs.jsonl", Path(tmp) / "verdicts.jsonl"
+        source, output = Path(tmp) / "docs.jsonl", Path(tmp) / "out.jsonl"
         fields = ("id", "url", "title", "text", "published", "source")
         source.write_text("".join(json.dumps({k: d[k] for k in fields if k in d}) + "\n" for d in documents))
-        if newsbeam(["dedup", "--input", str(source), "--output", str(output)]) != 0:
-            raise SystemExit("newsbeam dedup failed")
-        verdicts = [json.loads(line) for line in output.read_text().splitlines() if line.strip()]
-    return {v["id"]: v["cluster_id"] for v in verdicts}
+        if newsbeam([command, "--input", str(source), "--output", str(output)]) != 0:
+            raise SystemExit(f"newsbeam {command} failed")
+        return [json.loads(line) for line in output.read_text().splitlines() if line.strip()]
+
+
+def run_newsbeam(documents: list[dict]) -> dict[str, str]:
+    """Cluster id per document id, from the dedup harness."""
+    return {v["id"]: v["cluster_id"] for v in harness_lines("dedup", documents)}
 
 
 def run_baseline(documents: list[dict]) -> dict[str, str]:

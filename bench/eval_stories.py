@@ -29,7 +29,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from bench import reprints_dev
-from bench.eval_dedup import adjusted_rand_index, run_newsbeam
+from bench.eval_dedup import adjusted_rand_index, harness_lines, run_newsbeam
 from transforms.lib.embeddings import encode_documents, load_sentence_model
 from transforms.lib.stories import (
     DEFAULT,
@@ -119,16 +119,7 @@ def choose(documents: list[dict], units: list[StoryUnit]) -> StoryThresholds:
 
 
 def run_cli(documents: list[dict]) -> dict[str, str]:
-    from pipeline.cli import main as newsbeam
-
-    with tempfile.TemporaryDirectory() as tmp:
-        source, output = Path(tmp) / "docs.jsonl", Path(tmp) / "stories.jsonl"
-        fields = ("id", "url", "title", "text", "published", "source")
-        source.write_text("".join(json.dumps({k: d[k] for k in fields if k in d}) + "\n" for d in documents))
-        if newsbeam(["stories", "--input", str(source), "--output", str(output)]) != 0:
-            raise SystemExit("newsbeam stories failed")
-        lines = [json.loads(line) for line in output.read_text().splitlines() if line.strip()]
-    return {line["id"]: line["story_id"] for line in lines}
+    return {line["id"]: line["story_id"] for line in harness_lines("stories", documents)}
 
 
 def sample_documents_and_stories() -> tuple[list[dict], dict[str, str]]:

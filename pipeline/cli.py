@@ -462,11 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Input lines: {id, url, title, text, published (ISO 8601, optional), source (optional)}. "
                     "Output lines: {id, duplicate_of, cluster_id, kind, score}, ids unchanged.")
-    dedup.add_argument("--input", required=True, help="JSON lines file (any Beam filesystem)")
-    dedup.add_argument("--output", required=True, help="verdicts file to write (JSON lines)")
-    dedup.add_argument("--dead_letters", default=None, help="dead-letter file (default: OUTPUT.dead_letters.jsonl)")
-    dedup.add_argument("--dedup_horizon", type=float, default=7.0, metavar="DAYS",
-                       help="documents published further apart are never compared")
+    add_document_arguments(dedup, "verdicts file to write (JSON lines)")
     schema = commands.add_parser(
         "schema", help="print the output tables' schemas (derived from schemas/records.py)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -478,14 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Input lines as for `newsbeam dedup`. Output lines: {id, story_id, duplicate_of}, ids "
                     "unchanged; the stories table (one row per story: members, evidence, outlets) beside it.")
-    stories.add_argument("--input", required=True, help="JSON lines file (any Beam filesystem)")
-    stories.add_argument("--output", required=True, help="per-document file to write (JSON lines)")
+    add_document_arguments(stories, "per-document file to write (JSON lines)")
     stories.add_argument("--table", default=None, help="stories table to write (default: OUTPUT.table.jsonl, "
                                                       "OUTPUT without its .jsonl)")
-    stories.add_argument("--dead_letters", default=None,
-                         help="dead-letter file (default: OUTPUT.dead_letters.jsonl)")
-    stories.add_argument("--dedup_horizon", type=float, default=7.0, metavar="DAYS",
-                         help="documents published further apart are never compared as copies")
     add_story_arguments(stories)
     for sub in (run_parser, demo, dedup, stories):
         sub.add_argument("--log_level", default=argparse.SUPPRESS, help="logging level (also before the command)")
@@ -493,6 +484,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 SCHEMA_FORMATS = ("bigquery", "json", "arrow")
+
+
+def add_document_arguments(parser: argparse.ArgumentParser, output_help: str) -> None:
+    """What ``newsbeam dedup`` and ``newsbeam stories`` share: documents in, a file out, dead letters."""
+    parser.add_argument("--input", required=True, help="JSON lines file (any Beam filesystem)")
+    parser.add_argument("--output", required=True, help=output_help)
+    parser.add_argument("--dead_letters", default=None, help="dead-letter file (default: OUTPUT.dead_letters.jsonl)")
+    parser.add_argument("--dedup_horizon", type=float, default=7.0, metavar="DAYS",
+                        help="documents published further apart are never compared as copies")
 
 
 def print_schema(args: argparse.Namespace) -> int:

@@ -80,7 +80,8 @@ def test_the_report_renders_in_headless_chromium_without_console_errors(demo_run
     dom, console = render(folder / "report.html", screenshot=screenshot)
     assert console == []
     rendered = lxml_html.fromstring(dom)
-    assert [h.text_content() for h in rendered.xpath("//h2")] == ["Accounting", "Sources", "Reprints", "Time"]
+    assert [h.text_content() for h in rendered.xpath("//h2")] == ["Accounting", "Sources", "Reprints", "Stories",
+                                                                   "Time"]
     assert len(rendered.xpath("//svg")) >= 3
     png = screenshot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000  # a page of text and charts, not a blank
