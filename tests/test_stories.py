@@ -174,3 +174,16 @@ def test_newsbeam_stories_refuses_a_bad_window_in_one_line(tmp_path, capsys):
     assert main(["stories", "--input", str(source), "--output", str(tmp_path / "o.jsonl"),
                  "--story_window", "0"]) == 2
     assert capsys.readouterr().err.strip() == "newsbeam stories: --story_window must be > 0, got 0.0"
+
+
+def test_a_records_top_entities_are_ranked_by_their_mention_counts():
+    from schemas.records import Entity
+    from tests.builders import article
+    from transforms.lib.records import CANONICAL, record_from_article
+    from transforms.stories import story_unit
+
+    made = record_from_article(article("k", "Body text.", "2026-11-20T06:00:00Z", "http://a.example/k"), None,
+                               CANONICAL)
+    made = made._replace(entities=[Entity("Alpha", "ORG", 1, 0), Entity("Zulu", "PERSON", 5, 10),
+                                   Entity("Mike", "GPE", 3, 20)])
+    assert story_unit(made).entities[:3] == ("Zulu", "Mike", "Alpha")

@@ -49,7 +49,7 @@ def story_unit(record: NewsRecord) -> StoryUnit:
     body = record.body or ""
     entities: dict[str, int] = {}
     for entity in record.entities or ():
-        entities[entity.text] = entities.get(entity.text, 0) + 1
+        entities[entity.text] = entities.get(entity.text, 0) + entity.count
     top = tuple(name for name, _ in sorted(entities.items(), key=lambda e: (-e[1], e[0])))
     return StoryUnit(record.id, record.published, record.title, record.source_domain, NO_VECTOR,
                      story_names(body), top)
