@@ -9,8 +9,12 @@ import numpy as np
 import pytest
 
 from pipeline.cli import main
+from schemas.records import Entity
+from tests.builders import article
 from transforms.lib.embeddings import DIMENSIONS
+from transforms.lib.records import CANONICAL, record_from_article
 from transforms.lib.stories import DEFAULT, StoryIndex, StoryUnit, assign_stories, story_names, story_text
+from transforms.stories import story_unit
 
 RNG = np.random.default_rng(7)
 
@@ -177,11 +181,6 @@ def test_newsbeam_stories_refuses_a_bad_window_in_one_line(tmp_path, capsys):
 
 
 def test_a_records_top_entities_are_ranked_by_their_mention_counts():
-    from schemas.records import Entity
-    from tests.builders import article
-    from transforms.lib.records import CANONICAL, record_from_article
-    from transforms.stories import story_unit
-
     made = record_from_article(article("k", "Body text.", "2026-11-20T06:00:00Z", "http://a.example/k"), None,
                                CANONICAL)
     made = made._replace(entities=[Entity("Alpha", "ORG", 1, 0), Entity("Zulu", "PERSON", 5, 10),
