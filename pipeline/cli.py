@@ -176,6 +176,8 @@ def run_streaming(config: RunConfig, beam_args: list[str], stop: threading.Event
         "message_entries": counters.get("messages.entries", 0),
         "message_feeds": counters.get("messages.feeds", 0),
         "corrections": counters.get("dedup.corrections", 0),
+        "story_corrections": counters.get("stories.corrections", 0),
+        "copies_without_story": counters.get("stories.copies_without_story", 0),
     }
     summary["runner"] = runner
     print(render(summary))

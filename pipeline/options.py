@@ -57,7 +57,7 @@ class StreamingConfig:
     output_topic: str | None = None  # projects/P/topics/T: records and corrections
     duplicates_topic: str | None = None
     dead_letter_topic: str | None = None
-    stories_topic: str | None = None  # story rows; the local stream only (Beam's streaming graph has no stories)
+    stories_topic: str | None = None  # story rows (a story's latest row after each change)
     poll_interval: float | None = None  # seconds between polls of --feeds (PeriodicImpulse)
     window_seconds: int | None = None  # windowed files under --output
     # The local stream (pipeline.microbatch): micro-batches of work messages, acknowledged after their output.
@@ -143,7 +143,7 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, feeds_required: bool =
     stream.add_argument("--duplicates_topic", default=None, metavar="TOPIC", help="Pub/Sub topic for duplicates")
     stream.add_argument("--dead_letter_topic", default=None, metavar="TOPIC", help="Pub/Sub topic for dead letters")
     stream.add_argument("--stories_topic", default=None, metavar="TOPIC",
-                        help="Pub/Sub topic for story rows (the local stream: each micro-batch's stories)")
+                        help="Pub/Sub topic for story rows (a story's row each time a report joins it)")
     stream.add_argument("--poll_interval", type=float, default=None, metavar="SECONDS",
                         help="poll the --feeds list every SECONDS (on runners where PeriodicImpulse streams: "
                              "Dataflow, Flink; see the README for DirectRunner)")

@@ -1,9 +1,9 @@
 """The streaming graph: work messages (and polled feeds) -> entries -> pages -> articles -> verdicts -> topics/files.
 
 The same stage transforms as batch (``pipeline.graph``) for feeds, pages,
-extraction and entities; dedup is the stateful form
-(``transforms.stream_dedup``) because a stream never sees all its articles
-at once. Transform labels are stable names: they identify state when a
+extraction and entities; dedup and stories are the stateful forms
+(``transforms.stream_dedup``, ``transforms.stream_stories``) because a
+stream never sees all its articles at once. Transform labels are stable names: they identify state when a
 running Dataflow job is updated (``--update``); change them only with a
 ``--transform_name_mapping``.
 """
@@ -28,6 +28,7 @@ from transforms.robots import CachedRobotsFn
 from transforms.sinks import Tally, dead_letter_tallies, duplicate_tally, record_tally
 from transforms.stream_dedup import StreamExactDedup, StreamReprintDedup
 from transforms.stream_io import ParseWork, PublishTable, WriteWindowedTable
+from transforms.stream_stories import StreamStories
 
 
 def feeds_due(_tick: Any, feed_urls: list[str]) -> list[str]:
@@ -86,16 +87,24 @@ def build_from_work(p: beam.Pipeline, config: RunConfig, feed_sources: list[beam
         enriched = dedup["canonical"] | "Entities" >> EnrichEntities(SpacyNerModelHandler(config.spacy_model))
     else:
         enriched = {"records": dedup["canonical"], "dead_letters": p | "NoEntityDeadLetters" >> beam.Create([])}
-    dead_letters = ([*dead_sources, feeds["dead_letters"], pages["dead_letters"], articles["dead_letters"],
-                     dedup["dead_letters"], enriched["dead_letters"]] | "AllDeadLetters" >> beam.Flatten())
+    records = enriched["records"]
     duplicates = (exact["duplicates"], dedup["duplicates"]) | "AllDuplicates" >> beam.Flatten()
+    story_dead = []
+    if config.stories:
+        stories = ({"records": records, "duplicates": duplicates, "corrections": dedup["corrections"]}
+                   | "Stories" >> StreamStories(config.story_thresholds))
+        records, duplicates, story_dead = stories["records"], stories["duplicates"], [stories["dead_letters"]]
+    dead_letters = ([*dead_sources, feeds["dead_letters"], pages["dead_letters"], articles["dead_letters"],
+                     dedup["dead_letters"], enriched["dead_letters"], *story_dead] | "AllDeadLetters" >> beam.Flatten())
     outputs = {
-        "records": enriched["records"] | "CountRecords" >> beam.ParDo(Tally(record_tally)),
+        "records": records | "CountRecords" >> beam.ParDo(Tally(record_tally)),
         "duplicates": duplicates | "CountDuplicates" >> beam.ParDo(Tally(duplicate_tally)),
         "dead_letters": dead_letters | "CountDeadLetters" >> beam.ParDo(Tally(dead_letter_tallies)),
         "corrections": dedup["corrections"],
         "seen": exact["seen"],
     }
+    if config.stories:
+        outputs.update(stories=stories["stories"], story_corrections=stories["story_corrections"])
     write_streaming_outputs(config, outputs)
     return outputs
 
@@ -103,13 +112,18 @@ def build_from_work(p: beam.Pipeline, config: RunConfig, feed_sources: list[beam
 def write_streaming_outputs(config: RunConfig, outputs: dict[str, beam.PCollection]) -> None:
     stream = config.streaming
     if stream.output_topic:
-        ((outputs["records"], outputs["corrections"])
+        corrections = [outputs["corrections"]] + ([outputs["story_corrections"]] if "stories" in outputs else [])
+        ((outputs["records"], *corrections)
          | "RecordsAndCorrections" >> beam.Flatten()
          | "PublishRecords" >> PublishTable(stream.output_topic))
+    if stream.stories_topic and "stories" in outputs:
+        outputs["stories"] | "PublishStories" >> PublishTable(stream.stories_topic)
     if stream.duplicates_topic:
         outputs["duplicates"] | "PublishDuplicates" >> PublishTable(stream.duplicates_topic)
     dead_letters = outputs["dead_letters"]
-    if config.bigquery is not None:  # corrections are not rows to append: they stay on the output topic
+    # Corrections, and story rows (a story's row changes as reports join), are not rows to append: they stay on
+    # the topics and in the files.
+    if config.bigquery is not None:
         method = write_method(config.bigquery_method, streaming=True)
         rejected = ({name: outputs[name] for name in ("records", "duplicates", "dead_letters")}
                     | "BigQuery" >> WriteBigQuery(config.bigquery, method))
@@ -117,5 +131,6 @@ def write_streaming_outputs(config: RunConfig, outputs: dict[str, beam.PCollecti
     if stream.dead_letter_topic:
         dead_letters | "PublishDeadLetters" >> PublishTable(stream.dead_letter_topic)
     if stream.window_seconds:
-        for name in ("records", "duplicates", "dead_letters", "corrections"):
-            outputs[name] | f"Files_{name}" >> WriteWindowedTable(config.output, name, stream.window_seconds)
+        for name in ("records", "duplicates", "dead_letters", "corrections", "stories", "story_corrections"):
+            if name in outputs:
+                outputs[name] | f"Files_{name}" >> WriteWindowedTable(config.output, name, stream.window_seconds)

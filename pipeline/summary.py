@@ -112,6 +112,9 @@ def render(summary: dict[str, Any]) -> str:
         lines.insert(1, f"messages   {stream['messages']} read ({stream['message_entries']} entries, "
                         f"{stream['message_feeds']} feed URLs)")
         lines.append(f"corrections {stream['corrections']} (earlier copies that arrived after their reprints)")
+        if stream.get("story_corrections") or stream.get("copies_without_story"):
+            lines.append(f"stories    {stream.get('story_corrections', 0)} story corrections, "
+                         f"{stream.get('copies_without_story', 0)} copies sent before their original had a story")
     lines += _politeness_lines(summary)
     for unit in ("entry", "feed", "message", "row"):  # row: a record BigQuery refused (it is in the files)
         for stage, reasons in summary["dead_letters"].get(unit, {}).items():

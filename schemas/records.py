@@ -309,9 +309,25 @@ class DedupCorrection(NamedTuple):
     corrected_at: str
 
 
+class StoryCorrection(NamedTuple):
+    """A record's story changed after it was emitted (streaming, ``transforms.stream_stories``).
+
+    The record ``id`` was emitted with ``previous_story_id`` (None: without a story); it now belongs to
+    ``story_id``. ``reason``: ``original_arrived_late`` (a copy went out before its original joined a
+    story) or ``dedup_rerooted`` (dedup found the record to be a copy of an article in another story).
+    """
+
+    id: str
+    story_id: str
+    previous_story_id: str | None
+    reason: str
+    corrected_at: str
+
+
 ALL_RECORD_TYPES = (
     FetchResult, FeedStatus, FeedEntry, RobotsOutcome, PageRequest, FetchedPage, Article, Entity, DedupInfo, NewsRecord,
     DedupNode, DocFeatures, Match, SentenceVectors, DedupVerdict, DeadLetter, DedupCorrection, StoryMember, Story,
+    StoryCorrection,
 )
 
 for _record_type in ALL_RECORD_TYPES:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.gcp.pubsub import PubsubMessage
@@ -23,12 +24,14 @@ from apache_beam.transforms.window import TimestampedValue
 from pipeline.options import add_run_arguments, config_from_args
 from pipeline.siteserver import SiteServer
 from pipeline.streaming import build_from_work, build_streaming
-from schemas.records import DedupCorrection
+from schemas.records import DedupCorrection, NewsRecord
 from tests.builders import entry as make_entry
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, beam_test_pipeline
 from tests.test_stream_dedup import streaming_pipeline
 from transforms.lib.urls import canonical_url, record_id
+from transforms.stories import AssignStories
 from transforms.stream_io import ParseWork, WriteWindowedTable
+from transforms.stream_stories import COPY_WAIT_S
 
 FEEDS = [line for line in (SAMPLE / "feeds.txt").read_text().splitlines() if line and not line.startswith("#")]
 T0 = 1_795_000_000  # 2026-11-18: seconds since the epoch
@@ -102,6 +105,69 @@ def check_stream_outcome(tagged: list) -> None:
     assert {url: final.get(url) for url in expected} == expected
 
 
+_COLLECTED: list[tuple[str, Any]] = []  # a pipeline's outputs: these runners run in this process
+
+
+def _collect(item: tuple[str, Any]) -> None:
+    _COLLECTED.append(item)
+
+
+def test_the_stream_gives_the_stories_batch_gives_for_the_same_articles(tmp_path):
+    stream = (EventStream()
+              .advance_watermark_to(T0)
+              .add_elements([TimestampedValue(feed_message(url), T0) for url in FEEDS])
+              .advance_watermark_to(T0 + COPY_WAIT_S + 60)
+              .advance_watermark_to_infinity())
+    _COLLECTED.clear()
+    with SiteServer(SAMPLE / "site") as server:
+        config = config_for(server, str(tmp_path))
+        with streaming_pipeline() as p:
+            work = p | stream | ParseWork()
+            outputs = build_from_work(p, config, [work["feeds"]], [work["entries"]], [work["dead_letters"]])
+            for name in ("records", "duplicates", "corrections", "story_corrections", "stories"):
+                _ = (outputs[name] | f"Tag_{name}" >> beam.Map(lambda x, n=name: (n, x))
+                     | f"Collect_{name}" >> beam.Map(_collect))
+    streamed = by_table(_COLLECTED)
+    # The stream's final verdicts and stories, after its corrections.
+    rerooted = {c.id: c.duplicate_of for c in streamed.get("corrections", [])}
+    story_of = {r.id: r.story_id for r in [*streamed["records"], *streamed["duplicates"]]}
+    for correction in streamed.get("story_corrections", []):
+        story_of[correction.id] = correction.story_id
+    assert None not in story_of.values(), story_of
+    records = [r._replace(story_id=None) for r in streamed["records"] if r.id not in rerooted]
+    duplicates = [d._replace(story_id=None) for d in streamed["duplicates"]]
+    duplicates += [r._replace(story_id=None, duplicate_of=rerooted[r.id]) for r in streamed["records"]
+                   if r.id in rerooted]
+    # Batch stories for the same records and copies.
+    _COLLECTED.clear()
+    with beam_test_pipeline() as p:
+        batch = ({"records": p | "Records" >> beam.Create(records).with_output_types(NewsRecord),
+                  "duplicates": p | "Duplicates" >> beam.Create(duplicates).with_output_types(NewsRecord)}
+                 | AssignStories())
+        _ = ((batch["records"], batch["duplicates"]) | beam.Flatten()
+             | beam.Map(lambda r: ("batch", (r.id, r.story_id))) | beam.Map(_collect))
+    batch_story_of = dict(value for _name, value in _COLLECTED)
+    assert set(batch_story_of) == set(story_of)
+
+    def partition(assigned: dict[str, str]) -> set[frozenset[str]]:
+        groups: dict[str, set[str]] = {}
+        for member, story_id in assigned.items():
+            groups.setdefault(story_id, set()).add(member)
+        return {frozenset(group) for group in groups.values()}
+
+    assert partition(story_of) == partition(batch_story_of)
+    assert len(partition(story_of)) < len(story_of)  # (some stories hold several records: not trivially equal)
+    latest = {row.story_id: row for row in streamed["stories"]}
+    assert set(latest) == set(story_of.values())
+
+
+def by_table(tagged: list) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for name, value in tagged:
+        out.setdefault(name, []).append(value)
+    return out
+
+
 def test_windowed_files_hold_every_row_once_in_whole_files(tmp_path):
     rows = [make_entry()._replace(entry_key=f"k{i}", id=f"id{i}") for i in range(40)]
     stream = EventStream().advance_watermark_to(T0)
@@ -120,9 +186,10 @@ def test_windowed_files_hold_every_row_once_in_whole_files(tmp_path):
 # by these names (``--update``). Renaming one needs ``--transform_name_mapping``: change this list deliberately.
 STABLE_NAMES = [
     "ReadWork", "ParseWork", "AllFeedUrls", "ReadFeeds", "AllEntries", "ExactDedup", "Robots", "FetchPages",
-    "Extract", "Dedup", "Entities", "AllDeadLetters", "AllDuplicates", "CountRecords", "CountDuplicates",
+    "Extract", "Dedup", "Entities", "AllDuplicates", "Stories", "AllDeadLetters", "CountRecords", "CountDuplicates",
     "CountDeadLetters", "RecordsAndCorrections", "PublishRecords", "PublishDuplicates", "PublishDeadLetters",
-    "Files_records", "Files_duplicates", "Files_dead_letters", "Files_corrections",
+    "Files_records", "Files_duplicates", "Files_dead_letters", "Files_corrections", "Files_stories",
+    "Files_story_corrections",
 ]
 
 

@@ -44,11 +44,13 @@ def test_streaming_run_against_the_emulator(pubsub_emulator, topics, tmp_path):
     records = Collector(pubsub_emulator, topics["records_sub"])
     duplicates = Collector(pubsub_emulator, topics["duplicates_sub"])
     dead = Collector(pubsub_emulator, topics["dead_sub"])
+    stories = Collector(pubsub_emulator, topics["stories_sub"])
     stop, outcome = threading.Event(), {}
     with SiteServer(SAMPLE / "site") as server, pubsub_emulator.environ():
         args = build_parser().parse_args([
             "run", "--input_subscription", topics["work_sub"], "--output_topic", topics["records"],
             "--duplicates_topic", topics["duplicates"], "--dead_letter_topic", topics["dead"],
+            "--stories_topic", topics["stories"],
             "--output", str(tmp_path), "--window_seconds", "1", "--allow_private_networks", "--per_host_delay", "0",
             *server.connect_to_args()])
         config = config_from_args(args)
@@ -89,6 +91,16 @@ def test_streaming_run_against_the_emulator(pubsub_emulator, topics, tmp_path):
             assert duplicates.messages[0].attributes["duplicate_of"] == original_id
             assert edited["feed_url"] == COASTAL_FEED and edited["dedup"]["kind"] == "edited"
             assert all(m.attributes["source_domain"] for m in records.messages if m.attributes["type"] == "record")
+            # Stories: the reprint started one; its late original joined it; the edited copy shares it.
+            story_of = {m.attributes["id"]: m.attributes.get("story_id") for m in records.messages
+                        if m.attributes["type"] == "record"}
+            assert story_of[reprint_id] == story_of[original_id] == reprint_id
+            assert duplicates.messages[0].attributes["story_id"] == reprint_id
+            assert all(story_of.values()), story_of
+            rows = stories.until(lambda ms: any(m.attributes["story_id"] == reprint_id
+                                                and json.loads(m.data)["copies"] == 2 for m in ms),
+                                 "the story row with the reprint and the edited copy as the original's copies")
+            assert {m.attributes["type"] for m in rows} == {"story"}
             assert any(json.loads(m.data)["entities"] for m in records.messages if m.attributes["type"] == "record")
         finally:
             stop.set()

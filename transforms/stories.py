@@ -55,11 +55,11 @@ def story_unit(record: NewsRecord) -> StoryUnit:
                      story_names(body), top)
 
 
-def _with_text(unit: StoryUnit, record: NewsRecord) -> tuple[StoryUnit, list[str]]:
+def with_text(unit: StoryUnit, record: NewsRecord) -> tuple[StoryUnit, list[str]]:
     return unit, [story_text(record.title, record.body or "") or "-"]
 
 
-def _with_vector(item: tuple[StoryUnit, PredictionResult]) -> StoryUnit:
+def with_vector(item: tuple[StoryUnit, PredictionResult]) -> StoryUnit:
     unit, result = item
     if result.inference is None:
         count("stories.embedding_failed")
@@ -139,9 +139,9 @@ class AssignStories(beam.PTransform):
     def expand(self, inputs: dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
         records, duplicates = inputs["records"], inputs["duplicates"]
         units = (records
-                 | "StoryText" >> beam.Map(lambda r: _with_text(story_unit(r), r))
+                 | "StoryText" >> beam.Map(lambda r: with_text(story_unit(r), r))
                  | "StoryVectors" >> ApplyModel(self._handler, self._portable, batch_size=16, key_fn=_record_id)
-                 | "Units" >> beam.Map(_with_vector))
+                 | "Units" >> beam.Map(with_vector))
         copies = duplicates | "CopyLinks" >> beam.Map(lambda d: (ONE_KEY, (d.id, d.duplicate_of)))
         assigned = split(
             {"units": units | "OneKey" >> beam.Map(lambda u: (ONE_KEY, u)), "copies": copies}

@@ -6,10 +6,11 @@
     dead letter of unit ``message`` with its reason; it is acknowledged like
     any other, so it never blocks the subscription.
 
-``PublishTable``: ``PCollection[NewsRecord | DedupCorrection | DeadLetter]`` -> one
-    Pub/Sub message per element: JSON body, attributes ``type``, ``id``,
-    ``source_domain`` and ``duplicate_of`` when set (dead letters: ``stage``,
-    ``reason``).
+``PublishTable``: ``PCollection[NewsRecord | DedupCorrection | DeadLetter | Story | StoryCorrection]``
+    -> one Pub/Sub message per element: JSON body, attributes ``type``, ``id``,
+    ``source_domain``, ``story_id`` and ``duplicate_of`` when set (dead letters:
+    ``stage``, ``reason``; stories: ``story_id``, ``records``; story
+    corrections: ``id``, ``story_id``, ``reason``).
 
 ``WriteWindowedTable``: elements -> ``NAME-<window start>-<window end>-<pane>.jsonl``
     under a folder: one file per window of ``window_seconds`` that saw
@@ -35,7 +36,7 @@ from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.transforms import window
 from apache_beam.typehints import KV
 
-from schemas.records import DeadLetter, DedupCorrection, FeedEntry
+from schemas.records import DeadLetter, DedupCorrection, FeedEntry, Story, StoryCorrection
 from transforms.deadletters import StageDoFn, count
 from transforms.lib.messages import parse_message
 from transforms.lib.times import utc_now
@@ -81,6 +82,10 @@ class ParseWork(beam.PTransform):
 def message_type(element: Any) -> str:
     if isinstance(element, DedupCorrection):
         return "correction"
+    if isinstance(element, StoryCorrection):
+        return "story_correction"
+    if isinstance(element, Story):
+        return "story"
     if isinstance(element, DeadLetter):
         return "dead_letter"
     return "record" if element.duplicate_of is None else "duplicate"
@@ -94,6 +99,9 @@ def message_attributes(kind: str, fields: dict[str, Any]) -> dict[str, str]:
         return attributes
     if kind == "story":
         attributes.update(story_id=fields["story_id"], records=str(fields["records"]))
+        return attributes
+    if kind == "story_correction":
+        attributes.update(id=fields["id"], story_id=fields["story_id"], reason=fields["reason"])
         return attributes
     attributes.update(id=fields["id"], source_domain=fields.get("source_domain") or "")
     if fields.get("story_id"):

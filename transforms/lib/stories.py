@@ -246,17 +246,109 @@ class StoryIndex:
             shared = np.bincount(np.concatenate(postings), minlength=n)[:n].astype(np.float64)
         return shared / np.maximum(np.minimum(len(names), self._name_counts[:n]), 1)
 
+    def join(self, unit: StoryUnit, story_id: str) -> Assignment:
+        """``unit`` joins story ``story_id`` whatever its score: a stream's late original joins the story its
+        copy started (a copy is always in its original's story)."""
+        story = self._by_id[story_id]
+        similarity = float(np.round(self._centroids[story.row] @ as_matrix(unit.vector)[0], 6))
+        shown = tuple(sorted(set(unit.names) & story.names.keys(),
+                             key=lambda name: (-story.names[name], name))[:MAX_SHARED_NAMES_SHOWN])
+        assignment = Assignment(unit.record_id, story_id, similarity, shown)
+        self._add_member(story, unit._replace(copies=()), assignment)
+        for copy in unit.copies:
+            self.add_copy(unit.record_id, copy)
+        return assignment
+
     def add_copy(self, canonical_id: str, copy_id: str) -> str | None:
-        """A copy joins its canonical record's story; None when that record is not (or no longer) here."""
+        """A copy joins its canonical record's story; None when that record is not (or no longer) here.
+
+        ``canonical_id`` may itself be a copy (an exact duplicate of a reprint): the new copy is listed with
+        the member that holds it."""
         story_id = self._story_of.get(canonical_id)
         if story_id is None:
             return None
         story = self._by_id[story_id]
         for i, member in enumerate(story.members):
-            if member.record_id == canonical_id and copy_id not in member.copies:
+            if (member.record_id == canonical_id or canonical_id in member.copies) and copy_id not in member.copies:
                 story.members[i] = member._replace(copies=(*member.copies, copy_id))
+                break
         self._story_of[copy_id] = story_id
         return story_id
+
+    def make_copy(self, record_id: str, canonical_id: str) -> tuple[list[str], str | None]:
+        """``record_id`` is now a copy of ``canonical_id``: it (with its own copies, if it was a member)
+        leaves its story and is listed with ``canonical_id``. Returns the ids whose story changed and the
+        story they left (``[]`` and None when ``canonical_id`` is in no story or nothing changed story).
+
+        A stream needs it when dedup re-roots a cluster: the record that arrived first (and started or
+        joined a story) turns out to be a copy of a later arrival. A rebuild of the index, but re-roots are
+        rare."""
+        source_id, target_id = self._story_of.get(record_id), self._story_of.get(canonical_id)
+        if target_id is None or record_id == canonical_id:
+            return [], None
+        if source_id is None:
+            self.add_copy(canonical_id, record_id)
+            return [record_id], None
+        source = self._by_id[source_id]
+        followers = [record_id]
+        kept: list[tuple[StoryUnit, Assignment]] = []
+        for member, evidence in zip(source.members, source.evidence):
+            if member.record_id == record_id:
+                followers.extend(member.copies)
+            else:
+                kept.append((member._replace(copies=tuple(c for c in member.copies if c != record_id)), evidence))
+        source.members, source.evidence = [m for m, _ in kept], [e for _, e in kept]
+        target = self._by_id[target_id]
+        for i, member in enumerate(target.members):
+            if member.record_id == canonical_id or canonical_id in member.copies:
+                extra = tuple(c for c in followers if c not in member.copies)
+                target.members[i] = member._replace(copies=(*member.copies, *extra))
+                break
+        self._rebuild([s for s in self._stories if s.members])
+        return ([] if source_id == target_id else followers), source_id
+
+    def oldest_last(self) -> float | None:
+        """The earliest "last report" of any story, in seconds since the epoch (None: nothing dated)."""
+        lasts = [s.last for s in self._stories if s.last is not None]
+        return min(lasts) * 86400.0 if lasts else None
+
+    def member_row(self, record_id: str) -> dict:
+        """A log row (``apply`` replays it): one member, as it is now, with the evidence that joined it."""
+        story = self._by_id[self._story_of[record_id]]
+        for member, evidence in zip(story.members, story.evidence):
+            if member.record_id == record_id:
+                return {"op": "member", "story_id": story.story_id, "evidence": list(evidence),
+                        "unit": [*_unit_fields(member), base64.b64encode(member.vector).decode("ascii")]}
+        raise KeyError(f"{record_id} is a copy, not a member")
+
+    @staticmethod
+    def copy_row(canonical_id: str, copy_id: str) -> dict:
+        return {"op": "copy", "canonical_id": canonical_id, "copy_id": copy_id}
+
+    @staticmethod
+    def recopy_row(record_id: str, canonical_id: str) -> dict:
+        return {"op": "recopy", "record_id": record_id, "canonical_id": canonical_id}
+
+    def log_rows(self) -> list[dict]:
+        """Rows that rebuild this index through ``apply``, in order: a log rewritten after expiry."""
+        return [self.member_row(m.record_id) for s in self._stories for m in s.members]
+
+    def apply(self, row: dict) -> None:
+        """Replay one log row: a ``member`` (joined a story), a ``copy`` or a ``recopy`` (``make_copy``)."""
+        op = row["op"]
+        if op == "copy":
+            self.add_copy(row["canonical_id"], row["copy_id"])
+        elif op == "recopy":
+            self.make_copy(row["record_id"], row["canonical_id"])
+        elif op == "member":
+            story = self._by_id.get(row["story_id"]) or self._new_story(row["story_id"])
+            member = _unit_from_fields(row["unit"])
+            record_id, story_id, similarity, shared = row["evidence"]
+            self._add_member(story, member, Assignment(record_id, story_id, similarity, tuple(shared)))
+            for copy in member.copies:
+                self._story_of[copy] = story.story_id
+        else:
+            raise ValueError(f"unknown story log row {op!r}")
 
     def expire(self, newest: str) -> int:
         """Forget stories with no report within ``keep_days`` of ``newest``; how many were forgotten."""
