@@ -210,7 +210,9 @@ def render(results: dict) -> str:
              f"{p['pipeline_vs_loop']:.2f}  (goal >= 0.9)",
              f"pipeline (2 workers)   {p['pipeline_2_workers_articles_per_s']:7.1f} articles/s   scaling_2_workers  "
              f"{p['scaling_2_workers']:.2f}  (goal >= 1.7)",
-             f"  what bounds it: NER alone in 2 processes vs 1 {p['ner_scaling_2_processes']:.2f}; serial: the "
+             f"  what bounds it: NER alone in 2 processes vs 1 {p['ner_scaling_2_processes']:.2f}; MiniLM alone in "
+             f"2 one-thread processes vs 1 on every core {p.get('minilm_scaling_2_processes', float('nan')):.2f}; "
+             "serial: the "
              f"launcher's start-up {p['launcher_start_s']:.1f} s, then each worker's {p['worker_start_s']:.1f} s "
              f"(imports {p['worker_start_imports_s']:.1f}, spaCy {p['worker_start_spacy_s']:.1f}, MiniLM "
              f"{p['worker_start_minilm_s']:.1f}) -> Amdahl bound {p['scaling_2_workers_bound']:.2f}",

@@ -3,6 +3,12 @@
 * ``ner_scaling_2_processes``: the heaviest stage alone (spaCy NER over the
   same article bodies), one process vs two processes at once. Near 2 means
   the machine and the stage scale; the pipeline's gap is elsewhere.
+* ``minilm_scaling_2_processes``: the sentence vectors alone (MiniLM over
+  the same bodies), one process with torch's default threads (every core,
+  as in the 1-worker run) vs two processes of one thread each at once (as
+  a worker process runs them, ``transforms.lib.embeddings.model_threads``).
+  Torch already spreads one process over both cores, so this part of the
+  1-worker run has little left to gain from a second worker.
 * ``worker_start_s``: what every FnApiRunner worker process pays before its
   first element: importing Beam and the pipeline's modules (Beam 2.77's
   RunInference module imports torch when it is installed), loading spaCy,
@@ -73,6 +79,36 @@ def ner_scaling(texts: list[str]) -> float:
     return 2 * alone / max(together)
 
 
+def _minilm_seconds(texts: list[str], threads: int | None = None, barrier: Any = None) -> float:
+    import torch
+
+    from transforms.lib.embeddings import encode_documents, load_sentence_model
+    from transforms.lib.sentences import split_sentences
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    model = load_sentence_model()
+    documents = [split_sentences(text, max_sentences=8) or [text[:500]] for text in texts]
+    encode_documents(model, documents[:4])  # warm up outside the timing
+    if barrier is not None:
+        barrier.wait()
+    started = time.perf_counter()
+    for i in range(0, len(documents), 16):
+        encode_documents(model, documents[i:i + 16])
+    return time.perf_counter() - started
+
+
+def minilm_scaling(texts: list[str]) -> float:
+    """Documents/s of two 1-thread MiniLM processes at once over one process on every core (same texts each)."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        alone = pool.map(_minilm_seconds, [texts])[0]
+    with context.Manager() as manager, context.Pool(2) as pool:
+        barrier = manager.Barrier(2)
+        together = pool.starmap(_minilm_seconds, [(texts, 1, barrier), (texts, 1, barrier)])
+    return 2 * alone / max(together)
+
+
 def measure(texts: list[str], one_worker_seconds: float, one_worker_pipeline_seconds: float) -> dict[str, float]:
     """``one_worker_seconds``: the 1-worker command's wall time; ``..._pipeline_seconds``: the part its summary
     counts (graph built, run, written), the rest being the launcher's start-up."""
@@ -83,6 +119,7 @@ def measure(texts: list[str], one_worker_seconds: float, one_worker_pipeline_sec
     return {
         "launcher_start_s": launcher,
         "ner_scaling_2_processes": ner_scaling(texts),
+        "minilm_scaling_2_processes": minilm_scaling(texts[:120]),
         "worker_start_s": start["total"],
         "worker_start_imports_s": start["imports"],
         "worker_start_spacy_s": start["spacy"],

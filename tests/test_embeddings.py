@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import apache_beam as beam
 import numpy as np
 import pytest
+import torch
+from apache_beam.testing.util import assert_that, equal_to
 
-from transforms.lib.embeddings import MeanPooledEncoder, encode_documents, load_sentence_model
+from tests.conftest import beam_test_pipeline
+from transforms.lib.embeddings import MeanPooledEncoder, encode_documents, load_sentence_model, model_threads
 
 SENTENCES = [
     "The central bank raised its main interest rate by half a point on Tuesday.",
@@ -41,3 +45,23 @@ def test_packed_int8_vectors_keep_paraphrases_closer_than_unrelated_sentences(en
     rate, paraphrase, fire = (np.frombuffer(v, dtype=np.int8).astype(np.float32) / 127
                               for v in encode_documents(encoder, [[SENTENCES[0]], [SENTENCES[1]], [SENTENCES[2]]]))
     assert float(rate @ paraphrase) > float(rate @ fire) + 0.2
+
+
+def _threads_here(_element: object) -> tuple[int | None, int]:
+    load_sentence_model()
+    return model_threads(), torch.get_num_threads()
+
+
+def test_a_worker_process_gives_the_model_one_thread_and_in_process_keeps_the_default():
+    """Two worker processes of 2 torch threads on 2 cores took 1.8x as long as two of one thread (README)."""
+    with beam_test_pipeline("--direct_num_workers=2", "--direct_running_mode=multi_processing") as p:
+        threads = p | beam.Create([0, 1]) | beam.Map(_threads_here)
+        assert_that(threads, equal_to([(1, 1), (1, 1)]))
+
+
+def test_model_threads_reads_the_override_and_refuses_a_bad_one():
+    assert model_threads({}) is None
+    assert model_threads({"CONTROL_API_SERVICE_DESCRIPTOR": "url: 'localhost:1'"}) == 1
+    assert model_threads({"CONTROL_API_SERVICE_DESCRIPTOR": "x", "NEWSBEAM_MODEL_THREADS": "2"}) == 2
+    with pytest.raises(ValueError, match="NEWSBEAM_MODEL_THREADS='two'"):
+        model_threads({"NEWSBEAM_MODEL_THREADS": "two"})
