@@ -68,15 +68,21 @@ def _ner_seconds(texts: list[str], barrier: Any = None) -> float:
     return time.perf_counter() - started
 
 
-def ner_scaling(texts: list[str]) -> float:
-    """Articles/s of two NER processes running at once over one process alone (same texts each)."""
+def _two_processes_scaling(seconds: Any, alone: tuple, together: tuple) -> float:
+    """Work a second of two processes running ``seconds(*together, barrier)`` at once over one running
+    ``seconds(*alone)`` alone (the same work each)."""
     context = multiprocessing.get_context("spawn")
     with context.Pool(1) as pool:
-        alone = pool.map(_ner_seconds, [texts])[0]
+        alone_s = pool.starmap(seconds, [alone])[0]
     with context.Manager() as manager, context.Pool(2) as pool:
         barrier = manager.Barrier(2)
-        together = pool.starmap(_ner_seconds, [(texts, barrier), (texts, barrier)])
-    return 2 * alone / max(together)
+        together_s = pool.starmap(seconds, [(*together, barrier), (*together, barrier)])
+    return 2 * alone_s / max(together_s)
+
+
+def ner_scaling(texts: list[str]) -> float:
+    """Articles/s of two NER processes running at once over one process alone (same texts each)."""
+    return _two_processes_scaling(_ner_seconds, (texts,), (texts,))
 
 
 def _minilm_seconds(texts: list[str], threads: int | None = None, barrier: Any = None) -> float:
@@ -100,13 +106,7 @@ def _minilm_seconds(texts: list[str], threads: int | None = None, barrier: Any =
 
 def minilm_scaling(texts: list[str]) -> float:
     """Documents/s of two 1-thread MiniLM processes at once over one process on every core (same texts each)."""
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(1) as pool:
-        alone = pool.map(_minilm_seconds, [texts])[0]
-    with context.Manager() as manager, context.Pool(2) as pool:
-        barrier = manager.Barrier(2)
-        together = pool.starmap(_minilm_seconds, [(texts, 1, barrier), (texts, 1, barrier)])
-    return 2 * alone / max(together)
+    return _two_processes_scaling(_minilm_seconds, (texts,), (texts, 1))
 
 
 def measure(texts: list[str], one_worker_seconds: float, one_worker_pipeline_seconds: float) -> dict[str, float]:

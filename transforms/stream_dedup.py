@@ -34,9 +34,9 @@ corrections by record id (see the README's streaming section).
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import apache_beam as beam
@@ -53,6 +53,7 @@ from transforms.lib.embeddings import LazySentenceEncoder
 from transforms.lib.records import record_from_article, record_from_entry
 from transforms.lib.reprint_index import ReprintIndex, Reroot, bucket_ids
 from transforms.lib.times import ISO_FORMAT, utc_now
+from transforms.state_cache import LoggedIndexCache
 from transforms.tagging import split, tag
 
 INDEX_KEY = "reprint-index"
@@ -149,39 +150,23 @@ class ReprintStateFn(beam.DoFn):
         self._horizon_days = horizon_days
         self._meaning_checks = meaning_checks
         self._model_path = model_path
-        self._cache: dict[str, tuple[str, ReprintIndex]] = {}
+        self._cache = LoggedIndexCache(partial(ReprintIndex, self._horizon_days), "dedup.index_rebuilt_from_state")
         self._embed: LazySentenceEncoder | None = None
 
     def setup(self) -> None:
-        self._cache = {}
+        self._cache = LoggedIndexCache(partial(ReprintIndex, self._horizon_days), "dedup.index_rebuilt_from_state")
         self._embed = LazySentenceEncoder(self._model_path, on_encode=lambda: count("dedup.articles_embedded"))
-
-    def _index(self, key: str, log: Any, version: Any) -> ReprintIndex:
-        token = version.read()
-        cached = self._cache.get(key)
-        if cached is not None and token is not None and cached[0] == token:
-            return cached[1]
-        index = ReprintIndex(self._horizon_days)
-        for row in log.read():
-            index.apply(json.loads(row))
-        count("dedup.index_rebuilt_from_state")
-        return index
-
-    def _save(self, key: str, index: ReprintIndex, version: Any) -> None:
-        token = uuid.uuid4().hex
-        version.write(token)
-        self._cache[key] = (token, index)
 
     def process(self, element: tuple[str, tuple[Article, DocFeatures]], timestamp=beam.DoFn.TimestampParam,
                 log=beam.DoFn.StateParam(LOG), version=beam.DoFn.StateParam(VERSION),
                 expiry=beam.DoFn.TimerParam(EXPIRY)) -> Iterable[Any]:
         key, (article, features) = element
-        index = self._index(key, log, version)
+        index = self._cache.read(key, log, version)
         verdict, moved = index.arrive(features, self._embed if self._meaning_checks else None)
         log.add(json.dumps(index.row(features.node.entry_key, bucket_ids(features))).encode("utf-8"))
         for reroot in moved:
             log.add(json.dumps(ReprintIndex.root_row(reroot)).encode("utf-8"))
-        self._save(key, index, version)
+        self._cache.saved(key, index, version)
         expiry.set(max(timestamp, self._next_expiry(index)))
         record = record_from_article(article, verdict.duplicate_of, verdict.info)
         if verdict.duplicate_of is None:
@@ -200,13 +185,13 @@ class ReprintStateFn(beam.DoFn):
     @on_timer(EXPIRY)
     def expire(self, key=beam.DoFn.KeyParam, fired=beam.DoFn.TimestampParam, log=beam.DoFn.StateParam(LOG),
                version=beam.DoFn.StateParam(VERSION), expiry=beam.DoFn.TimerParam(EXPIRY)) -> None:
-        index = self._index(key, log, version)
+        index = self._cache.read(key, log, version)
         evicted = index.evict_before(_iso(fired - _seconds(self._horizon_days)))
         count("dedup.index_evicted", evicted)
         log.clear()  # the log is rewritten from what is left, so state shrinks with the index
         for row in index.rows():
             log.add(json.dumps(row).encode("utf-8"))
-        self._save(key, index, version)
+        self._cache.saved(key, index, version)
         if len(index):
             expiry.set(max(fired + Duration(seconds=1), self._next_expiry(index)))
 

@@ -39,8 +39,8 @@ bridge two stories joins the better one, as in batch.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 import apache_beam as beam
@@ -56,6 +56,7 @@ from transforms.deadletters import count
 from transforms.lib.stories import DEFAULT, StoryIndex, StoryThresholds, StoryUnit
 from transforms.lib.times import ISO_FORMAT, utc_now
 from transforms.sentence_vectors import SentenceVectorModelHandler
+from transforms.state_cache import LoggedIndexCache
 from transforms.stories import story_unit, with_text, with_vector
 from transforms.tagging import split, tag
 
@@ -99,26 +100,10 @@ class StoryStateFn(beam.DoFn):
 
     def __init__(self, thresholds: StoryThresholds = DEFAULT):
         self._thresholds = thresholds
-        self._cache: dict[str, tuple[str, StoryIndex]] = {}
+        self._cache = LoggedIndexCache(partial(StoryIndex, self._thresholds), "stories.index_rebuilt_from_state")
 
     def setup(self) -> None:
-        self._cache = {}
-
-    def _index(self, key: str, log: Any, version: Any) -> StoryIndex:
-        token = version.read()
-        cached = self._cache.get(key)
-        if cached is not None and token is not None and cached[0] == token:
-            return cached[1]
-        index = StoryIndex(self._thresholds)
-        for row in log.read():
-            index.apply(json.loads(row))
-        count("stories.index_rebuilt_from_state")
-        return index
-
-    def _save(self, key: str, index: StoryIndex, version: Any) -> None:
-        token = uuid.uuid4().hex
-        version.write(token)
-        self._cache[key] = (token, index)
+        self._cache = LoggedIndexCache(partial(StoryIndex, self._thresholds), "stories.index_rebuilt_from_state")
 
     def process(self, element: tuple[str, tuple[str, Any]], timestamp=beam.DoFn.TimestampParam,
                 log=beam.DoFn.StateParam(LOG), version=beam.DoFn.StateParam(VERSION),
@@ -126,7 +111,7 @@ class StoryStateFn(beam.DoFn):
                 links=beam.DoFn.StateParam(LINKS), expiry=beam.DoFn.TimerParam(EXPIRY),
                 flush=beam.DoFn.TimerParam(FLUSH)) -> Iterable[Any]:
         key, (kind, payload) = element
-        index = self._index(key, log, version)
+        index = self._cache.read(key, log, version)
         touched: set[str] = set()
         rows: list[dict] = []
         if kind == UNIT:
@@ -138,7 +123,7 @@ class StoryStateFn(beam.DoFn):
         for row in rows:
             log.add(json.dumps(row, separators=(",", ":")).encode("utf-8"))
         if rows:
-            self._save(key, index, version)
+            self._cache.saved(key, index, version)
         for story in index.rows(touched):
             yield tag("stories", story)
         oldest = index.oldest_last()
@@ -237,7 +222,7 @@ class StoryStateFn(beam.DoFn):
     def expire(self, key=beam.DoFn.KeyParam, fired=beam.DoFn.TimestampParam, log=beam.DoFn.StateParam(LOG),
                version=beam.DoFn.StateParam(VERSION), links=beam.DoFn.StateParam(LINKS),
                expiry=beam.DoFn.TimerParam(EXPIRY)) -> None:
-        index = self._index(key, log, version)
+        index = self._cache.read(key, log, version)
         newest = _iso(fired)
         end = newest is None  # the end of time: a finished stream's last timers
         if not end:
@@ -245,7 +230,7 @@ class StoryStateFn(beam.DoFn):
         log.clear()  # rewritten from what is left, so the state shrinks with the index
         for row in index.log_rows():
             log.add(json.dumps(row, separators=(",", ":")).encode("utf-8"))
-        self._save(key, index, version)
+        self._cache.saved(key, index, version)
         cutoff = float(fired) - self._thresholds.keep_days * 86400
         kept = [link for link in links.read() if end or json.loads(link)[2] >= cutoff]
         links.clear()
