@@ -141,6 +141,23 @@ def test_a_reroot_into_another_story_moves_the_record_and_its_copies_with_correc
     run_state_fn(stream, check)
 
 
+def test_a_record_met_again_keeps_its_story_even_after_it_became_a_copy():
+    stream = (EventStream()
+              .advance_watermark_to(T0 - 60)
+              .add_elements([at(unit_work("original", T0, packed(OTHER), ("Lagos",)), T0)])
+              .add_elements([at(unit_work("reprint", T0 + 3600, packed(EVENT)), T0 + 10)])
+              .add_elements([at(reroot_work("reprint", "original"), T0 + 20)])
+              .add_elements([at(unit_work("reprint", T0 + 3600, packed(EVENT)), T0 + 30)])  # delivered again
+              .advance_watermark_to_infinity())
+
+    def check(tagged: list) -> None:
+        out = by_tag(tagged)
+        assert sorted((r.id, r.story_id) for r in out["records"]) == [
+            ("id-original", "id-original"), ("id-reprint", "id-original"), ("id-reprint", "id-reprint")]
+
+    run_state_fn(stream, check)
+
+
 def test_stories_expire_after_keep_days_so_a_later_copy_of_their_record_finds_none():
     later = T0 + 9 * 86400
     stream = (EventStream()

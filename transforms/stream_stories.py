@@ -133,6 +133,11 @@ class StoryStateFn(beam.DoFn):
     def _unit(self, index: StoryIndex, payload: tuple[StoryUnit, NewsRecord], rows: list[dict], touched: set[str],
               waiting: Any, links: Any) -> Iterable[Any]:
         unit, record = payload
+        known = index.story_of(record.id)
+        if known is not None:  # met before (a message delivered again): it keeps its story
+            count("stories.met_again")
+            yield tag("records", record._replace(story_id=known))
+            return
         linked = [json.loads(link) for link in links.read()]
         now_copies = [copy_id for copy_id, original, _ in linked if original == record.id]
         joined = next((index.story_of(r) for r in now_copies if index.story_of(r) is not None), None)
