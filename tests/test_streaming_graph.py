@@ -28,6 +28,7 @@ from schemas.records import DedupCorrection, NewsRecord
 from tests.builders import entry as make_entry
 from tests.conftest import SAMPLE, beam_test_pipeline
 from tests.test_stream_dedup import streaming_pipeline
+from tests.test_stream_stories import by_tag
 from transforms.lib.urls import canonical_url, record_id
 from transforms.stories import AssignStories
 from transforms.stream_io import ParseWork, WriteWindowedTable
@@ -82,9 +83,7 @@ def test_polled_twice_with_bad_messages_ends_in_the_batch_verdicts(tmp_path):
 
 
 def check_stream_outcome(tagged: list) -> None:
-    by_table: dict[str, list] = {}
-    for name, value in tagged:
-        by_table.setdefault(name, []).append(value)
+    by_table = by_tag(tagged)
     records, duplicates = by_table.get("records", []), by_table.get("duplicates", [])
     corrections: list[DedupCorrection] = by_table.get("corrections", [])
     dead = by_table.get("dead_letters", [])
@@ -127,7 +126,7 @@ def test_the_stream_gives_the_stories_batch_gives_for_the_same_articles(tmp_path
             for name in ("records", "duplicates", "corrections", "story_corrections", "stories"):
                 _ = (outputs[name] | f"Tag_{name}" >> beam.Map(lambda x, n=name: (n, x))
                      | f"Collect_{name}" >> beam.Map(_collect))
-    streamed = by_table(_COLLECTED)
+    streamed = by_tag(_COLLECTED)
     # The stream's final verdicts and stories, after its corrections.
     rerooted = {c.id: c.duplicate_of for c in streamed.get("corrections", [])}
     story_of = {r.id: r.story_id for r in [*streamed["records"], *streamed["duplicates"]]}
@@ -159,13 +158,6 @@ def test_the_stream_gives_the_stories_batch_gives_for_the_same_articles(tmp_path
     assert len(partition(story_of)) < len(story_of)  # (some stories hold several records: not trivially equal)
     latest = {row.story_id: row for row in streamed["stories"]}
     assert set(latest) == set(story_of.values())
-
-
-def by_table(tagged: list) -> dict[str, list]:
-    out: dict[str, list] = {}
-    for name, value in tagged:
-        out.setdefault(name, []).append(value)
-    return out
 
 
 def test_windowed_files_hold_every_row_once_in_whole_files(tmp_path):

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -52,15 +51,11 @@ from transforms.dedup import FeaturesFn, entry_node, guid_key
 from transforms.lib.embeddings import LazySentenceEncoder
 from transforms.lib.records import record_from_article, record_from_entry
 from transforms.lib.reprint_index import ReprintIndex, Reroot, bucket_ids
-from transforms.lib.times import ISO_FORMAT, utc_now
-from transforms.state_cache import LoggedIndexCache
+from transforms.lib.times import utc_now
+from transforms.stream_state import LoggedIndexCache, days, watermark_iso
 from transforms.tagging import split, tag
 
 INDEX_KEY = "reprint-index"
-
-
-def _seconds(days: float) -> Duration:
-    return Duration(seconds=int(days * 86400))
 
 
 class ExactStateFn(beam.DoFn):
@@ -72,7 +67,7 @@ class ExactStateFn(beam.DoFn):
 
     def __init__(self, kind: str, horizon_days: float):
         self._kind = kind
-        self._horizon = _seconds(horizon_days)
+        self._horizon = days(horizon_days)
 
     def process(self, element: tuple[str, FeedEntry], timestamp=beam.DoFn.TimestampParam,
                 first=beam.DoFn.StateParam(FIRST), entry_keys=beam.DoFn.StateParam(ENTRY_KEYS),
@@ -132,11 +127,7 @@ class StreamExactDedup(beam.PTransform):
         }
 
 
-def _iso(timestamp: Timestamp) -> str:
-    try:
-        return datetime.fromtimestamp(float(timestamp), UTC).strftime(ISO_FORMAT)
-    except (ValueError, OverflowError):  # the end of time: a finished stream's last timers
-        return "9999-12-31T23:59:59Z"
+END_OF_TIME = "9999-12-31T23:59:59Z"
 
 
 class ReprintStateFn(beam.DoFn):
@@ -154,7 +145,6 @@ class ReprintStateFn(beam.DoFn):
         self._embed: LazySentenceEncoder | None = None
 
     def setup(self) -> None:
-        self._cache = LoggedIndexCache(partial(ReprintIndex, self._horizon_days), "dedup.index_rebuilt_from_state")
         self._embed = LazySentenceEncoder(self._model_path, on_encode=lambda: count("dedup.articles_embedded"))
 
     def process(self, element: tuple[str, tuple[Article, DocFeatures]], timestamp=beam.DoFn.TimestampParam,
@@ -180,13 +170,13 @@ class ReprintStateFn(beam.DoFn):
             yield tag("corrections", correction(reroot))
 
     def _next_expiry(self, index: ReprintIndex) -> Timestamp:
-        return Timestamp(index.oldest_published() or 0.0) + _seconds(self._horizon_days)
+        return Timestamp(index.oldest_published() or 0.0) + days(self._horizon_days)
 
     @on_timer(EXPIRY)
     def expire(self, key=beam.DoFn.KeyParam, fired=beam.DoFn.TimestampParam, log=beam.DoFn.StateParam(LOG),
                version=beam.DoFn.StateParam(VERSION), expiry=beam.DoFn.TimerParam(EXPIRY)) -> None:
         index = self._cache.read(key, log, version)
-        evicted = index.evict_before(_iso(fired - _seconds(self._horizon_days)))
+        evicted = index.evict_before(watermark_iso(fired - days(self._horizon_days)) or END_OF_TIME)
         count("dedup.index_evicted", evicted)
         log.clear()  # the log is rewritten from what is left, so state shrinks with the index
         for row in index.rows():

@@ -54,10 +54,10 @@ from schemas.records import DedupCorrection, NewsRecord, Story, StoryCorrection
 from transforms.batching import ApplyModel
 from transforms.deadletters import count
 from transforms.lib.stories import DEFAULT, StoryIndex, StoryThresholds, StoryUnit
-from transforms.lib.times import ISO_FORMAT, utc_now
+from transforms.lib.times import utc_now
 from transforms.sentence_vectors import SentenceVectorModelHandler
-from transforms.state_cache import LoggedIndexCache
 from transforms.stories import story_unit, with_text, with_vector
+from transforms.stream_state import LoggedIndexCache, days, watermark_iso
 from transforms.tagging import split, tag
 
 INDEX_KEY = "story-index"
@@ -70,17 +70,6 @@ def _story_correction(record_id: str, story_id: str, previous: str | None, reaso
     return StoryCorrection(record_id, story_id, previous, reason, utc_now())
 
 
-def _iso(timestamp: Timestamp) -> str | None:
-    try:
-        return timestamp.to_utc_datetime().strftime(ISO_FORMAT)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _seconds(days: float) -> Duration:
-    return Duration(seconds=int(days * 86400))
-
-
 class StoryStateFn(beam.DoFn):
     """(INDEX_KEY, (kind, payload)) -> tagged records / duplicates / stories / story_corrections.
 
@@ -91,7 +80,6 @@ class StoryStateFn(beam.DoFn):
     LOG = BagStateSpec("log", BytesCoder())
     VERSION = ReadModifyWriteStateSpec("version", StrUtf8Coder())
     WAITING = BagStateSpec("waiting", TupleCoder([FloatCoder(), _RECORD_CODER]))  # (deadline, copy)
-    FLUSH_AT = ReadModifyWriteStateSpec("flush_at", FloatCoder())
     # JSON [record id, the id it now copies, seconds]: re-roots whose original is not here yet, and copies
     # that went out without a story (their original may still come)
     LINKS = BagStateSpec("links", StrUtf8Coder())
@@ -102,14 +90,10 @@ class StoryStateFn(beam.DoFn):
         self._thresholds = thresholds
         self._cache = LoggedIndexCache(partial(StoryIndex, self._thresholds), "stories.index_rebuilt_from_state")
 
-    def setup(self) -> None:
-        self._cache = LoggedIndexCache(partial(StoryIndex, self._thresholds), "stories.index_rebuilt_from_state")
-
     def process(self, element: tuple[str, tuple[str, Any]], timestamp=beam.DoFn.TimestampParam,
                 log=beam.DoFn.StateParam(LOG), version=beam.DoFn.StateParam(VERSION),
-                waiting=beam.DoFn.StateParam(WAITING), flush_at=beam.DoFn.StateParam(FLUSH_AT),
-                links=beam.DoFn.StateParam(LINKS), expiry=beam.DoFn.TimerParam(EXPIRY),
-                flush=beam.DoFn.TimerParam(FLUSH)) -> Iterable[Any]:
+                waiting=beam.DoFn.StateParam(WAITING), links=beam.DoFn.StateParam(LINKS),
+                expiry=beam.DoFn.TimerParam(EXPIRY), flush=beam.DoFn.TimerParam(FLUSH)) -> Iterable[Any]:
         key, (kind, payload) = element
         index = self._cache.read(key, log, version)
         touched: set[str] = set()
@@ -117,7 +101,7 @@ class StoryStateFn(beam.DoFn):
         if kind == UNIT:
             yield from self._unit(index, payload, rows, touched, waiting, links)
         elif kind == COPY:
-            yield from self._copy(index, payload, rows, touched, float(timestamp), waiting, flush_at, flush)
+            yield from self._copy(index, payload, rows, touched, float(timestamp), waiting, flush)
         else:
             yield from self._reroot(index, payload, rows, touched, float(timestamp), links)
         for row in rows:
@@ -128,7 +112,7 @@ class StoryStateFn(beam.DoFn):
             yield tag("stories", story)
         oldest = index.oldest_last()
         if oldest is not None:
-            expiry.set(max(timestamp, Timestamp(oldest) + _seconds(self._thresholds.keep_days)))
+            expiry.set(max(timestamp, Timestamp(oldest) + days(self._thresholds.keep_days)))
 
     def _unit(self, index: StoryIndex, payload: tuple[StoryUnit, NewsRecord], rows: list[dict], touched: set[str],
               waiting: Any, links: Any) -> Iterable[Any]:
@@ -149,7 +133,8 @@ class StoryStateFn(beam.DoFn):
         for copy_id in now_copies:  # re-rooted records and copies that went out early become its copies
             moved, previous = index.make_copy(copy_id, record.id)
             rows.append(StoryIndex.recopy_row(copy_id, record.id))
-            touched.update(s for s in (previous,) if s)
+            if previous:
+                touched.add(previous)
             for moved_id in moved:
                 count("stories.corrections")
                 yield tag("story_corrections",
@@ -173,7 +158,7 @@ class StoryStateFn(beam.DoFn):
             yield tag("duplicates", copy._replace(story_id=assignment.story_id))
 
     def _copy(self, index: StoryIndex, copy: NewsRecord, rows: list[dict], touched: set[str], now: float,
-              waiting: Any, flush_at: Any, flush: Any) -> Iterable[Any]:
+              waiting: Any, flush: Any) -> Iterable[Any]:
         story_id = index.add_copy(copy.duplicate_of, copy.id) if copy.duplicate_of else None
         if story_id is not None:
             rows.append(StoryIndex.copy_row(copy.duplicate_of, copy.id))
@@ -181,11 +166,10 @@ class StoryStateFn(beam.DoFn):
             yield tag("duplicates", copy._replace(story_id=story_id))
             return
         deadline = now + COPY_WAIT_S
+        earlier = [due for due, _ in waiting.read()]
         waiting.add((deadline, copy))
         count("stories.copies_waiting")
-        due = flush_at.read()
-        if due is None or deadline < due:
-            flush_at.write(deadline)
+        if not earlier or deadline < min(earlier):  # the timer is set for the earliest deadline
             flush.set(Timestamp(deadline))
 
     def _reroot(self, index: StoryIndex, correction: DedupCorrection, rows: list[dict], touched: set[str],
@@ -203,11 +187,9 @@ class StoryStateFn(beam.DoFn):
 
     @on_timer(FLUSH)
     def flush_copies(self, fired=beam.DoFn.TimestampParam, waiting=beam.DoFn.StateParam(WAITING),
-                     flush_at=beam.DoFn.StateParam(FLUSH_AT), links=beam.DoFn.StateParam(LINKS),
-                     flush=beam.DoFn.TimerParam(FLUSH)) -> Iterable[Any]:
+                     links=beam.DoFn.StateParam(LINKS), flush=beam.DoFn.TimerParam(FLUSH)) -> Iterable[Any]:
         held = list(waiting.read())
         waiting.clear()
-        flush_at.clear()
         later = []
         for deadline, copy in held:
             if Timestamp(deadline) <= fired:
@@ -219,16 +201,14 @@ class StoryStateFn(beam.DoFn):
         for item in later:
             waiting.add(item)
         if later:
-            due = min(deadline for deadline, _ in later)
-            flush_at.write(due)
-            flush.set(Timestamp(due))
+            flush.set(Timestamp(min(deadline for deadline, _ in later)))
 
     @on_timer(EXPIRY)
     def expire(self, key=beam.DoFn.KeyParam, fired=beam.DoFn.TimestampParam, log=beam.DoFn.StateParam(LOG),
                version=beam.DoFn.StateParam(VERSION), links=beam.DoFn.StateParam(LINKS),
                expiry=beam.DoFn.TimerParam(EXPIRY)) -> None:
         index = self._cache.read(key, log, version)
-        newest = _iso(fired)
+        newest = watermark_iso(fired)
         end = newest is None  # the end of time: a finished stream's last timers
         if not end:
             count("stories.index_expired", index.expire(newest))
@@ -243,7 +223,7 @@ class StoryStateFn(beam.DoFn):
             links.add(link)
         oldest = index.oldest_last()
         if oldest is not None and not end:
-            expiry.set(max(fired + Duration(seconds=1), Timestamp(oldest) + _seconds(self._thresholds.keep_days)))
+            expiry.set(max(fired + Duration(seconds=1), Timestamp(oldest) + days(self._thresholds.keep_days)))
 
 
 def _keyed_text(record: NewsRecord) -> tuple[tuple[StoryUnit, NewsRecord], list[str]]:

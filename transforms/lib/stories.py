@@ -206,6 +206,8 @@ class StoryIndex:
         story.evidence.append(evidence)
         self._sizes[row] += 1
         self._story_of[unit.record_id] = story.story_id
+        for copy in unit.copies:
+            self._story_of[copy] = story.story_id
 
     def best_story(self, unit: StoryUnit) -> tuple[_Story, Assignment] | None:
         """The open story of highest score, if that reaches ``join_score`` (ties: the lowest story id)."""
@@ -231,9 +233,8 @@ class StoryIndex:
         if top < thresholds.join_score:
             return None
         story = min((self._stories[i] for i in np.flatnonzero(score == top)), key=lambda s: s.story_id)
-        common = names.intersection(story.names)
-        shown = tuple(sorted(common, key=lambda name: (-story.names[name], name))[:MAX_SHARED_NAMES_SHOWN])
-        return story, Assignment(unit.record_id, story.story_id, float(similarity[story.row]), shown)
+        return story, Assignment(unit.record_id, story.story_id, float(similarity[story.row]),
+                                 _shared_names(names, story))
 
     def _name_overlap(self, names: list[str], n: int) -> np.ndarray:
         """Per story, the overlap coefficient of the unit's names and the story's (shared / the smaller set).
@@ -251,9 +252,7 @@ class StoryIndex:
         copy started (a copy is always in its original's story)."""
         story = self._by_id[story_id]
         similarity = float(np.round(self._centroids[story.row] @ as_matrix(unit.vector)[0], 6))
-        shown = tuple(sorted(set(unit.names) & story.names.keys(),
-                             key=lambda name: (-story.names[name], name))[:MAX_SHARED_NAMES_SHOWN])
-        assignment = Assignment(unit.record_id, story_id, similarity, shown)
+        assignment = Assignment(unit.record_id, story_id, similarity, _shared_names(set(unit.names), story))
         self._add_member(story, unit._replace(copies=()), assignment)
         for copy in unit.copies:
             self.add_copy(unit.record_id, copy)
@@ -317,8 +316,7 @@ class StoryIndex:
         story = self._by_id[self._story_of[record_id]]
         for member, evidence in zip(story.members, story.evidence):
             if member.record_id == record_id:
-                return {"op": "member", "story_id": story.story_id, "evidence": list(evidence),
-                        "unit": [*_unit_fields(member), base64.b64encode(member.vector).decode("ascii")]}
+                return _member_row(story.story_id, member, evidence)
         raise KeyError(f"{record_id} is a copy, not a member")
 
     @staticmethod
@@ -331,7 +329,8 @@ class StoryIndex:
 
     def log_rows(self) -> list[dict]:
         """Rows that rebuild this index through ``apply``, in order: a log rewritten after expiry."""
-        return [self.member_row(m.record_id) for s in self._stories for m in s.members]
+        return [_member_row(s.story_id, member, evidence) for s in self._stories
+                for member, evidence in zip(s.members, s.evidence)]
 
     def apply(self, row: dict) -> None:
         """Replay one log row: a ``member`` (joined a story), a ``copy`` or a ``recopy`` (``make_copy``)."""
@@ -345,8 +344,6 @@ class StoryIndex:
             member = _unit_from_fields(row["unit"])
             record_id, story_id, similarity, shared = row["evidence"]
             self._add_member(story, member, Assignment(record_id, story_id, similarity, tuple(shared)))
-            for copy in member.copies:
-                self._story_of[copy] = story.story_id
         else:
             raise ValueError(f"unknown story log row {op!r}")
 
@@ -369,8 +366,6 @@ class StoryIndex:
             story = self._new_story(old.story_id)
             for member, evidence in zip(old.members, old.evidence):
                 self._add_member(story, member, evidence)
-                for copy in member.copies:
-                    self._story_of[copy] = story.story_id
 
     def rows(self, story_ids: Iterable[str] | None = None) -> list[Story]:
         wanted = sorted(self._by_id) if story_ids is None else sorted(set(story_ids) & self._by_id.keys())
@@ -397,9 +392,18 @@ class StoryIndex:
                                                                          saved_story["evidence"]):
                 member = _unit_from_fields(fields)
                 index._add_member(story, member, Assignment(record_id, story_id, similarity, tuple(shared)))
-                for copy in member.copies:
-                    index._story_of[copy] = story.story_id
         return index
+
+
+def _shared_names(names: set[str], story: _Story) -> tuple[str, ...]:
+    """The names a unit shares with a story, the story's most carried first: the evidence shown."""
+    common = names.intersection(story.names)
+    return tuple(sorted(common, key=lambda name: (-story.names[name], name))[:MAX_SHARED_NAMES_SHOWN])
+
+
+def _member_row(story_id: str, member: StoryUnit, evidence: Assignment) -> dict:
+    return {"op": "member", "story_id": story_id, "evidence": list(evidence),
+            "unit": [*_unit_fields(member), base64.b64encode(member.vector).decode("ascii")]}
 
 
 def _unit_fields(unit: StoryUnit) -> list:
