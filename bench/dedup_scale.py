@@ -17,6 +17,7 @@ real text by ``make bench``.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import itertools
 import json
@@ -48,6 +49,7 @@ VOCABULARY = [_letters(i) for i in range(50_000)]
 CUMULATIVE_WEIGHTS = list(itertools.accumulate(1 / (rank + 10) for rank in range(len(VOCABULARY))))
 NAMES = [_letters(i).capitalize() + "son" for i in range(20_000)]
 REPRINT_SHARE = 0.10
+REPRINT_REACH = 2000  # a reprint copies one of the 2,000 documents before it
 
 
 def zipf_words(rng: random.Random, count: int) -> list[str]:
@@ -57,16 +59,19 @@ def zipf_words(rng: random.Random, count: int) -> list[str]:
 def synthetic_documents(n: int, seed: int = 7):
     """(Article, original index or None) for n documents, in publication order."""
     rng = random.Random(seed)
-    bodies: list[str] = []
+    # Only the last REPRINT_REACH bodies can be copied: a ring of them, not the whole corpus, so the
+    # generator's own memory is not counted as the index's.
+    recent: list[str] = []
     week_seconds = 7 * 86400
     for i in range(n):
         published = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_790_000_000 + i * week_seconds // n))
         original = None
-        if bodies and rng.random() < REPRINT_SHARE:
-            original = rng.randrange(max(0, len(bodies) - 2000), len(bodies))
-            paragraphs = bodies[original].split("\n\n")
+        if i and rng.random() < REPRINT_SHARE:
+            original = rng.randrange(max(0, i - REPRINT_REACH), i)
+            copied = recent[original % REPRINT_REACH]
+            paragraphs = copied.split("\n\n")
             if rng.random() < 0.5:
-                body = bodies[original] + "\n\n(Wire)"
+                body = copied + "\n\n(Wire)"
             else:
                 del paragraphs[rng.randrange(len(paragraphs))]
                 body = "A new lead sentence from the desk. " + "\n\n".join(paragraphs)
@@ -77,7 +82,10 @@ def synthetic_documents(n: int, seed: int = 7):
                 words[rng.randrange(1, 45)] = rng.choice(NAMES)
                 paragraphs.append(" ".join(words) + ".")
             body = "\n\n".join(paragraphs)
-        bodies.append(body)
+        if i < REPRINT_REACH:
+            recent.append(body)
+        else:
+            recent[i % REPRINT_REACH] = body
         key = f"d{i}"
         article = Article(key, key, None, f"http://s{i % 50}.example/{key}", f"http://s{i % 50}.example/{key}", "",
                           f"s{i % 50}.example", None, None, published, "published", None, None, None, None, [], body,
@@ -85,11 +93,19 @@ def synthetic_documents(n: int, seed: int = 7):
         yield article, original
 
 
+def _settled_rss(process: psutil.Process) -> int:
+    """Resident memory once garbage is collected and the C allocator has handed its free pages back: what
+    the index holds, not the freed temporaries of 1M feature computations that glibc keeps for reuse."""
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).malloc_trim(0)
+    return process.memory_info().rss
+
+
 def measure(n: int) -> dict[str, float]:
     index = ReprintIndex(horizon_days=7)
     process = psutil.Process()
-    gc.collect()
-    base = process.memory_info().rss
+    base = _settled_rss(process)
     found = reprints = false = 0
     elapsed = 0.0
     for article, original in synthetic_documents(n):
@@ -99,8 +115,7 @@ def measure(n: int) -> dict[str, float]:
         reprints += original is not None
         found += verdict.duplicate_of is not None and original is not None
         false += verdict.duplicate_of is not None and original is None
-    gc.collect()
-    current = process.memory_info().rss
+    current = _settled_rss(process)
     comparisons = index.compared
     all_pairs = n * (n - 1) / 2
     return {

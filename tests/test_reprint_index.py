@@ -15,7 +15,7 @@ from pipeline.dedup_harness import parse_document
 from tests.conftest import PROJECT
 from transforms.lib.embeddings import encode_documents, load_sentence_model
 from transforms.lib.fingerprints import article_features
-from transforms.lib.reprint_index import ReprintIndex, bucket_ids
+from transforms.lib.reprint_index import MAX_SENTENCES_KEPT, ReprintIndex, bucket_ids
 from transforms.lib.verdicts import order_key
 
 LABELLED = PROJECT / "tests" / "data" / "dedup_eval.jsonl"
@@ -72,7 +72,7 @@ def test_an_index_saved_in_format_2_loads_with_its_bucket_ids_computed_again(lab
     document = json.loads(zlib.decompress(index.to_bytes()))
     document["format"] = 2
     for row in document["articles"]:
-        del row["bucket_ids"]
+        del row["bucket_ids32"]
         row["keys"] = base64.b64encode(array("Q", [1, 2, 3]).tobytes()).decode("ascii")  # stale ids
     restored = ReprintIndex.from_bytes(zlib.compress(json.dumps(document).encode("utf-8")))
     for f in features[:-10]:
@@ -80,6 +80,40 @@ def test_an_index_saved_in_format_2_loads_with_its_bucket_ids_computed_again(lab
     assert restored.bucket_members([1, 2, 3]) == [[], [], []]
     for f in features[-10:]:
         assert index.assign(f, embed) == restored.assign(f, embed)
+
+
+def test_an_index_saved_in_format_3_keeps_the_low_half_of_its_64_bit_bucket_ids(labelled_features):
+    """Format 3 kept 64-bit bucket ids; format 4 keeps their low 32 bits, so old rows give the same buckets."""
+    features, _truth = labelled_features
+    index = ReprintIndex(horizon_days=7)
+    for f in features:
+        index.add(f)
+    document = json.loads(zlib.decompress(index.to_bytes()))
+    document["format"] = 3
+    for row in document["articles"]:
+        low = array("I", base64.b64decode(row.pop("bucket_ids32")))
+        wide = array("Q", ((0xDEADBEEF << 32) | key for key in low))  # any high half: it was never read
+        row["bucket_ids"] = base64.b64encode(wide.tobytes()).decode("ascii")
+    restored = ReprintIndex.from_bytes(zlib.compress(json.dumps(document).encode("utf-8")))
+    for f in features:
+        assert restored.bucket_members(bucket_ids(f)) == index.bucket_members(bucket_ids(f))
+
+
+def test_an_indexed_article_gives_back_the_features_it_was_given(labelled_features):
+    """The packed form loses nothing a verdict reads: every field comes back equal (sentences up to the cap)."""
+    features, _truth = labelled_features
+    index = ReprintIndex(horizon_days=7)
+    for f in features:
+        index.add(f)
+    for f in features:
+        indexed = index.articles[f.node.entry_key]
+        assert indexed.features == f._replace(anchors=tuple(f.anchors),
+                                              sentences=tuple(f.sentences)[:MAX_SENTENCES_KEPT])
+        assert indexed.root == f.node and indexed.root_key == f.node.entry_key
+    undated = features[0]._replace(node=features[0].node._replace(entry_key="x", published=""),
+                                   attributed_source="", anchors=(), sentences=())
+    index.add(undated)
+    assert index.articles["x"].features == undated
 
 
 def test_eviction_bounds_the_index(labelled_features):

@@ -2,8 +2,8 @@
 
 Each article sits in ~100 buckets and most buckets hold one article, so a
 dict of lists costs ~13 KiB an article in Python objects. Here a (bucket,
-slot) pair costs 12 bytes: recent pairs wait in a small dict, then move into
-sorted numpy segments (bucket ids uint64, slots uint32) that merge like a
+slot) pair costs 12 bytes (8 with 32-bit ids): recent pairs wait in a small dict, then move into
+sorted numpy segments (bucket ids, uint64 or uint32, and slots uint32) that merge like a
 binary counter, so each pair is re-sorted O(log n) times and a lookup is one
 vectorised binary search per segment.
 
@@ -27,8 +27,9 @@ MAX_SLOT = (1 << 32) - 1
 class BucketStore:
     """Bucket id -> the newest ``max_members`` live slots put there (slots grow with time)."""
 
-    def __init__(self, max_members: int = 128) -> None:
+    def __init__(self, max_members: int = 128, key_dtype: type[np.unsignedinteger] = np.uint64) -> None:
         self.max_members = max_members
+        self.key_dtype = key_dtype
         self._pending: dict[int, list[int]] = {}
         self._pending_pairs = 0
         self._segments: list[tuple[np.ndarray, np.ndarray]] = []  # (bucket ids sorted, slots), oldest first
@@ -70,7 +71,7 @@ class BucketStore:
         pending = self._pending
         found: list[list[int]] = [list(pending[bucket]) if bucket in pending else [] for bucket in bucket_ids]
         if self._segments:
-            wanted = np.fromiter(bucket_ids, dtype=np.uint64, count=len(bucket_ids))
+            wanted = np.fromiter(bucket_ids, dtype=self.key_dtype, count=len(bucket_ids))
             for keys, slots in reversed(self._segments):  # newest first: a full bucket stops early
                 low = np.searchsorted(keys, wanted, "left")
                 high = np.searchsorted(keys, wanted, "right")
@@ -101,7 +102,7 @@ class BucketStore:
         return np.sort(keys[slots == slot])
 
     def _pending_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        keys = np.fromiter((k for k, members in self._pending.items() for _ in members), dtype=np.uint64,
+        keys = np.fromiter((k for k, members in self._pending.items() for _ in members), dtype=self.key_dtype,
                            count=self._pending_pairs)
         slots = np.fromiter((s for members in self._pending.values() for s in members), dtype=np.uint32,
                             count=self._pending_pairs)

@@ -9,7 +9,7 @@ Bounded: ``evict_before(time)`` drops articles published before ``time``
 (the caller passes "newest publication seen minus the horizon"); buckets are
 pruned with them. Memory per article (``IndexedArticle``): its packed
 shingles, one bit per shingle for the narrative, its sentences compressed
-(kept for meaning checks), 12 bytes per bucket in the ``BucketStore``, and
+(kept for meaning checks), 8 bytes per bucket in the ``BucketStore``, and
 int8 sentence vectors (384 bytes a sentence, at most
 ``MAX_SENTENCES_KEPT``) once a meaning check needed them. ``make bench``
 reports the measured figure.
@@ -21,6 +21,7 @@ import base64
 import hashlib
 import itertools
 import json
+import struct
 import sys
 import zlib
 from array import array
@@ -48,11 +49,12 @@ from transforms.lib.verdicts import MERGING_KINDS, best_match, order_key
 
 Embed = Callable[[list[str]], bytes]
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 # Format 1 (before narrative shingles) still loads: its articles' narrative is taken as all their shingles,
 # until they leave the index with the horizon. Formats 1 and 2 (bucket ids under "keys", from MinHash bands
 # and 1 in 8 narrative shingles) load with their bucket ids computed again from their features.
-READABLE_FORMATS = (1, 2, 3)
+# Format 3 kept 64-bit bucket ids ("bucket_ids"); format 4 keeps their low half ("bucket_ids32").
+READABLE_FORMATS = (1, 2, 3, 4)
 MAX_SENTENCES_KEPT = 40
 MAX_CANDIDATES = 64  # per lookup, nearest in time first: a bucket full of boilerplate cannot explode the work
 # A bucket keeps its newest members only: a key shared by thousands of articles (boilerplate, a common
@@ -70,33 +72,74 @@ class Reroot(NamedTuple):
 
 
 class IndexedArticle:
-    """An indexed article, held compactly: no bucket ids (the bucket store holds those), the narrative as one
-    bit per shingle instead of a second copy of the shingles, the sentences zlib-compressed (read back only
-    for a meaning check or to save the index)."""
+    """An indexed article, held compactly: one bytes value for its features (the narrative as one bit per
+    shingle instead of a second copy of the shingles, the sentences zlib-compressed), its entry key the
+    index's own dict key, its outlet's name shared with the outlet's other articles, its root left out
+    while it is its own canonical copy, and no bucket ids (the bucket store holds those). Features are
+    unpacked when the article is compared, which is for a few candidates an arrival."""
 
-    __slots__ = ("_compact", "_narrative_mask", "_sentences", "published", "root", "slot", "vectors")
+    __slots__ = ("_packed", "_root", "domain", "entry_key", "published", "site", "slot", "vectors")
 
     def __init__(self, features: DocFeatures, root: DedupNode, published: float, slot: int,
                  vectors: bytes | None = None):
-        self._compact = features._replace(narrative=b"", sentences=())
-        self._narrative_mask = narrative_mask(features.shingles, features.narrative)
-        self._sentences = zlib.compress(json.dumps(list(features.sentences)).encode("utf-8")) \
+        node = features.node
+        self.entry_key = node.entry_key
+        self.domain = sys.intern(features.source_domain) if features.source_domain else features.source_domain
+        self.site = sys.intern(features.site_name) if features.site_name else features.site_name
+        sentences = zlib.compress(json.dumps(list(features.sentences)).encode("utf-8")) \
             if features.sentences else b""
-        self.root = root  # the canonical copy this article belongs to (itself when canonical)
+        parts = [text.encode("utf-8") for text in (node.id, node.published, features.text_hash,
+                                                    features.attributed_source or "",
+                                                    _ANCHOR_SEPARATOR.join(features.anchors))]
+        parts += [features.shingles, narrative_mask(features.shingles, features.narrative), sentences]
+        self._packed = _HEADER.pack(features.sentence_count, features.attributed_source is not None,
+                                    *map(len, parts)) + b"".join(parts)
+        self._root = None if root == node else root  # None: canonical, its own root
         self.published = published  # seconds since the epoch, for horizon checks without parsing
         self.slot = slot  # its number in the bucket store
         self.vectors = vectors  # sentence vectors, computed when first needed
 
+    def _parts(self) -> tuple[int, bool, list[bytes]]:
+        sentence_count, attributed, *lengths = _HEADER.unpack_from(self._packed)
+        parts, offset = [], _HEADER.size
+        for length in lengths:
+            parts.append(self._packed[offset:offset + length])
+            offset += length
+        return sentence_count, attributed, parts
+
     @property
     def node(self) -> DedupNode:
-        return self._compact.node
+        _, _, parts = self._parts()
+        return DedupNode(self.entry_key, parts[0].decode("utf-8"), parts[1].decode("utf-8"))
+
+    @property
+    def root(self) -> DedupNode:
+        """The canonical copy this article belongs to (itself when canonical)."""
+        return self._root if self._root is not None else self.node
+
+    @root.setter
+    def root(self, root: DedupNode) -> None:
+        self._root = None if root.entry_key == self.entry_key else root
+
+    @property
+    def root_key(self) -> str:
+        return self._root.entry_key if self._root is not None else self.entry_key
 
     def sentences(self) -> list[str]:
-        return json.loads(zlib.decompress(self._sentences)) if self._sentences else []
+        packed = self._parts()[2][7]
+        return json.loads(zlib.decompress(packed)) if packed else []
 
     def scoring_features(self) -> DocFeatures:
         """What wording scores and the meaning gate read: the narrative restored, the sentences left out."""
-        return self._compact._replace(narrative=narrative_from_mask(self._compact.shingles, self._narrative_mask))
+        sentence_count, attributed, parts = self._parts()
+        ident, published, text_hash, source, anchors, shingles, mask, _ = parts
+        return DocFeatures(
+            node=DedupNode(self.entry_key, ident.decode("utf-8"), published.decode("utf-8")),
+            source_domain=self.domain, site_name=self.site, text_hash=text_hash.decode("utf-8"),
+            shingles=shingles, narrative=narrative_from_mask(shingles, mask),
+            anchors=tuple(anchors.decode("utf-8").split(_ANCHOR_SEPARATOR)) if anchors else (),
+            sentence_count=sentence_count, sentences=(),
+            attributed_source=source.decode("utf-8") if attributed else None)
 
     @property
     def features(self) -> DocFeatures:
@@ -104,9 +147,20 @@ class IndexedArticle:
         return self.scoring_features()._replace(sentences=tuple(self.sentences()))
 
 
+# IndexedArticle's packed features: sentence count, credit present, then the byte length of each part.
+_HEADER = struct.Struct("<IB8I")
+_ANCHOR_SEPARATOR = "\x00"
+
+
 def bucket_ids(features: DocFeatures) -> array:
-    """The article's bucket keys as 64-bit ids: an int costs a third of the key string in memory."""
-    return array("Q", (int.from_bytes(hashlib.blake2b(key.encode("ascii"), digest_size=8).digest(), "big")
+    """The article's bucket keys as 32-bit ids (the low half of each key's 64-bit BLAKE2b, as format 3 kept).
+
+    32 bits suffice: two keys sharing an id only make an unrelated article a candidate, and its wording is
+    then scored like any other's. At 1M indexed articles (~100M distinct keys) a lookup's ~100 keys meet
+    about two such strangers, where 64-bit ids cost 4 bytes more for each of an article's ~100 buckets.
+    """
+    blake2b, from_bytes = hashlib.blake2b, int.from_bytes
+    return array("I", (from_bytes(blake2b(key.encode("ascii"), digest_size=8).digest()[4:], "big")
                        for key in candidate_keys(features)))
 
 
@@ -123,7 +177,7 @@ class ReprintIndex:
     def __init__(self, horizon_days: float = 7.0):
         self.horizon_days = horizon_days
         self.articles: dict[str, IndexedArticle] = {}
-        self.buckets = BucketStore(MAX_BUCKET)
+        self.buckets = BucketStore(MAX_BUCKET, key_dtype=np.uint32)
         self._entry_at: dict[int, str] = {}  # slot -> entry key
         self._next_slot: Iterator[int] = itertools.count()
         self.compared = 0  # candidate pairs scored, over the index's life (the work LSH did not avoid)
@@ -153,7 +207,7 @@ class ReprintIndex:
         horizon = self.horizon_days * 86400
         near = [self.articles[k] for k in shared if abs(self.articles[k].published - published) <= horizon
                 or not published or not self.articles[k].published]  # 0: no date (UNKNOWN_TIME), no horizon
-        near.sort(key=lambda a: (-shared[a.node.entry_key], abs(a.published - published), order_key(a.node)))
+        near.sort(key=lambda a: (-shared[a.entry_key], abs(a.published - published), order_key(a.node)))
         return near[:MAX_CANDIDATES]
 
     def match(self, features: DocFeatures, embed: Embed | None = None, keys: array | None = None
@@ -172,7 +226,7 @@ class ReprintIndex:
             later, earlier = (features, other.scoring_features())
             # Published at the same time: the article indexed first counts as earlier (first come, first
             # served), so a stream never corrects a verdict it emitted over a tie.
-            if features.node.published < other.node.published:
+            if features.node.published < earlier.node.published:
                 later, earlier = earlier, later
             wording = wording_measures(later, earlier)  # once: scoring and the meaning gate both read it
             scored = decide_wording(later, earlier, wording)
@@ -260,9 +314,9 @@ class ReprintIndex:
     def _move_cluster(self, old_root: DedupNode, root: DedupNode, match: Match | None) -> list[Reroot]:
         moved = []
         for article in self.articles.values():  # a scan, but corrections are rare
-            if article.root.entry_key == old_root.entry_key:
+            if article.root_key == old_root.entry_key:
                 article.root = root
-                direct = match if match and article.node.entry_key == match.later.entry_key else None
+                direct = match if match and article.entry_key == match.later.entry_key else None
                 moved.append(Reroot(article.node, old_root, root, direct))
         return moved
 
@@ -273,8 +327,6 @@ class ReprintIndex:
 
     def insert(self, features: DocFeatures, keys: array, root: DedupNode, vectors: bytes | None) -> None:
         entry_key = features.node.entry_key
-        # Names and numbers recur across articles: one shared string each instead of one per article.
-        features = features._replace(anchors=tuple(sys.intern(a) for a in features.anchors))
         slot = next(self._next_slot)
         self.buckets.add(slot, keys)  # first: it is what can refuse (a slot past 32 bits)
         article = IndexedArticle(features, root, _epoch(features.node.published), slot, vectors)
@@ -306,7 +358,8 @@ class ReprintIndex:
 
     def evict_before(self, published: str) -> int:
         """Drop articles published before ``published``; returns how many."""
-        old = [k for k, a in self.articles.items() if a.node.published < published]
+        cutoff = _epoch(published)  # as the ISO strings compare: an undated article (0.0) is the oldest
+        old = [k for k, a in self.articles.items() if a.published < cutoff]
         for entry_key in old:
             self.remove(entry_key)
         return len(old)
@@ -330,7 +383,7 @@ class ReprintIndex:
             "site_name": f.site_name, "text_hash": f.text_hash,
             "shingles": base64.b64encode(f.shingles).decode("ascii"),
             "narrative": base64.b64encode(f.narrative).decode("ascii"),
-            "bucket_ids": _pack_keys(keys), "anchors": list(f.anchors), "sentences": list(f.sentences),
+            "bucket_ids32": _pack_keys(keys), "anchors": list(f.anchors), "sentences": list(f.sentences),
             "attributed_source": f.attributed_source,
             "vectors": base64.b64encode(article.vectors).decode("ascii") if article.vectors else None,
         }
@@ -354,7 +407,12 @@ class ReprintIndex:
         if features.node.entry_key in self.articles:
             self.remove(features.node.entry_key)
         vectors = base64.b64decode(row["vectors"]) if row["vectors"] else None
-        keys = _unpack("Q", row["bucket_ids"]) if "bucket_ids" in row else bucket_ids(features)
+        if "bucket_ids32" in row:
+            keys = _unpack("I", row["bucket_ids32"])
+        elif "bucket_ids" in row:  # format 3: 64-bit ids, of which the low half is today's id
+            keys = array("I", (key & 0xFFFFFFFF for key in _unpack("Q", row["bucket_ids"])))
+        else:
+            keys = bucket_ids(features)
         self.insert(features, keys, DedupNode(*row["root"]), vectors)
 
     @staticmethod
@@ -380,7 +438,7 @@ class ReprintIndex:
 
 
 def _pack_keys(keys: Sequence[int]) -> str:
-    return base64.b64encode(np.asarray(keys, dtype="<u8").tobytes()).decode("ascii")
+    return base64.b64encode(np.asarray(keys, dtype="<u4").tobytes()).decode("ascii")
 
 
 def _unpack(typecode: str, text: str) -> array:
