@@ -71,6 +71,14 @@ class Reroot(NamedTuple):
     match: Match | None  # the match that moved it, for the article matched directly; None for its cluster
 
 
+# IndexedArticle's packed features: sentence count, credit present, then the byte length of each part, in
+# this order.
+_PARTS = ("id", "published", "text_hash", "attributed_source", "anchors", "shingles", "narrative_mask",
+          "sentences")
+_HEADER = struct.Struct(f"<IB{len(_PARTS)}I")
+_ANCHOR_SEPARATOR = "\x00"
+
+
 class IndexedArticle:
     """An indexed article, held compactly: one bytes value for its features (the narrative as one bit per
     shingle instead of a second copy of the shingles, the sentences zlib-compressed), its entry key the
@@ -94,23 +102,25 @@ class IndexedArticle:
         parts += [features.shingles, narrative_mask(features.shingles, features.narrative), sentences]
         self._packed = _HEADER.pack(features.sentence_count, features.attributed_source is not None,
                                     *map(len, parts)) + b"".join(parts)
-        self._root = None if root == node else root  # None: canonical, its own root
+        self.root = root
         self.published = published  # seconds since the epoch, for horizon checks without parsing
         self.slot = slot  # its number in the bucket store
         self.vectors = vectors  # sentence vectors, computed when first needed
 
-    def _parts(self) -> tuple[int, bool, list[bytes]]:
+    def _parts(self, count: int = len(_PARTS)) -> tuple[int, bool, list[bytes]]:
+        """The header's two numbers and the first ``count`` parts (slicing copies: a caller reading the node
+        does not copy the shingles and sentences)."""
         sentence_count, attributed, *lengths = _HEADER.unpack_from(self._packed)
         parts, offset = [], _HEADER.size
-        for length in lengths:
+        for length in lengths[:count]:
             parts.append(self._packed[offset:offset + length])
             offset += length
         return sentence_count, attributed, parts
 
     @property
     def node(self) -> DedupNode:
-        _, _, parts = self._parts()
-        return DedupNode(self.entry_key, parts[0].decode("utf-8"), parts[1].decode("utf-8"))
+        _, _, (ident, published) = self._parts(2)
+        return DedupNode(self.entry_key, ident.decode("utf-8"), published.decode("utf-8"))
 
     @property
     def root(self) -> DedupNode:
@@ -119,7 +129,7 @@ class IndexedArticle:
 
     @root.setter
     def root(self, root: DedupNode) -> None:
-        self._root = None if root.entry_key == self.entry_key else root
+        self._root = None if root.entry_key == self.entry_key else root  # None: canonical, its own root
 
     @property
     def root_key(self) -> str:
@@ -145,11 +155,6 @@ class IndexedArticle:
     def features(self) -> DocFeatures:
         """All its features, as they were indexed."""
         return self.scoring_features()._replace(sentences=tuple(self.sentences()))
-
-
-# IndexedArticle's packed features: sentence count, credit present, then the byte length of each part.
-_HEADER = struct.Struct("<IB8I")
-_ANCHOR_SEPARATOR = "\x00"
 
 
 def bucket_ids(features: DocFeatures) -> array:
