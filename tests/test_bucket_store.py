@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from transforms.lib import bucket_store
@@ -81,3 +82,61 @@ def test_many_removals_compact_the_store():
 def test_slots_must_fit_32_bits():
     with pytest.raises(OverflowError):
         BucketStore().add(1 << 32, [1])
+
+
+def fill32(store: BucketStore, rng: random.Random, slots: int, remove_every: int = 0
+           ) -> tuple[dict[int, list[int]], set[int]]:
+    """As ``fill``, with 32-bit ids spread over the whole range (a few shared, one of them at the top)."""
+    shared = [rng.randrange(1 << 32) for _ in range(40)] + [(1 << 32) - 1, 0]
+    given: dict[int, list[int]] = {}
+    removed: set[int] = set()
+    for slot in range(slots):
+        buckets = {rng.choice(shared) for _ in range(3)} | {rng.randrange(1 << 32) for _ in range(4)}
+        store.add(slot, buckets)
+        for bucket in buckets:
+            given.setdefault(bucket, []).append(slot)
+        if remove_every and slot % remove_every == 3:
+            victim = rng.randrange(slot + 1)
+            if victim not in removed:
+                store.remove(victim)
+                removed.add(victim)
+    return given, removed
+
+
+@pytest.mark.parametrize("widest_gather", [bucket_store._WIDEST_GATHER, 0])
+def test_packed_segments_give_the_members_plain_ones_do(monkeypatch, widest_gather):
+    """Segments of 16-bit ids and a start table (from PACK_PAIRS pairs) answer as plain segments, through
+    merges, removals and compaction; a run too wide to gather is searched id by id."""
+    monkeypatch.setattr(bucket_store, "PENDING_PAIRS", 256)
+    monkeypatch.setattr(bucket_store, "PACK_PAIRS", 1024)
+    monkeypatch.setattr(bucket_store, "_WIDEST_GATHER", widest_gather)
+    store = BucketStore(max_members=CAP, key_dtype=np.uint32)
+    given, removed = fill32(store, random.Random(5), 4000, remove_every=3)
+    assert any(isinstance(s, bucket_store.PackedSegment) for s in store._segments)
+    asked = [*given][:300] + [12345, (1 << 32) - 2]
+    live = {b: [s for s in sorted(given.get(b, []), reverse=True) if s not in removed] for b in asked}
+    for _ in range(2):
+        for bucket, members in zip(asked, store.members(asked)):
+            assert not set(members) & removed and len(members) <= CAP
+            newest = sorted(given.get(bucket, []), reverse=True)[:CAP]
+            assert [s for s in newest if s not in removed] == [s for s in members if s >= min(newest, default=0)]
+            assert members == live[bucket][:len(members)]
+        store.compact()
+    assert isinstance(store._segments[0], bucket_store.PackedSegment)
+    keys_of = store.keys_by_slot()
+    for slot in (3999, 3998, 2500):
+        if slot not in removed:
+            assert sorted(keys_of[slot].tolist()) == sorted(b for b, m in given.items() if slot in m[-CAP:])
+            assert store.keys_of(slot).tolist() == sorted(keys_of[slot].tolist())
+
+
+def test_a_packed_segment_holds_pairs_in_about_six_bytes():
+    rng = np.random.default_rng(3)
+    keys = np.sort(rng.integers(0, 1 << 32, size=1 << 21, dtype=np.uint64).astype(np.uint32))
+    segment = bucket_store.PackedSegment(keys, np.arange(len(keys), dtype=np.uint32))
+    assert np.array_equal(segment.all_keys(), keys)
+    assert segment.nbytes < 6.3 * len(keys)
+    wanted = np.concatenate([keys[::5000], rng.integers(0, 1 << 32, size=200, dtype=np.uint64).astype(np.uint32)])
+    low, high = segment.ranges(wanted)
+    assert np.array_equal(low, np.searchsorted(keys, wanted, "left"))
+    assert np.array_equal(high, np.searchsorted(keys, wanted, "right"))

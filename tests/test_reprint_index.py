@@ -13,6 +13,7 @@ import pytest
 from bench.eval_dedup import run_newsbeam
 from pipeline.dedup_harness import parse_document
 from tests.conftest import PROJECT
+from transforms.lib import reprint_index
 from transforms.lib.embeddings import encode_documents, load_sentence_model
 from transforms.lib.fingerprints import article_features
 from transforms.lib.reprint_index import MAX_SENTENCES_KEPT, ReprintIndex, bucket_ids
@@ -114,6 +115,15 @@ def test_an_indexed_article_gives_back_the_features_it_was_given(labelled_featur
                                    attributed_source="", anchors=(), sentences=())
     index.add(undated)
     assert index.articles["x"].features == undated
+    # Times the number does not write back the same way, and a text hash that is not 32 hex digits (a row
+    # from another version), are kept as given.
+    for key, published, text_hash in (("offset", "2026-11-20T08:00:00+01:00", "ABC"),
+                                      ("fraction", "2026-11-20T08:00:00.250Z", ""),
+                                      ("naive", "2026-11-20T08:00:00", "f" * 31)):
+        odd = features[1]._replace(node=features[1].node._replace(entry_key=key, published=published),
+                                   text_hash=text_hash, sentences=())
+        index.add(odd)
+        assert index.articles[key].features == odd._replace(anchors=tuple(odd.anchors))
 
 
 def test_eviction_bounds_the_index(labelled_features):
@@ -131,6 +141,33 @@ def test_eviction_bounds_the_index(labelled_features):
         assert all(f.node.entry_key in members for members in index.bucket_members(bucket_ids(f)))
     index.buckets.compact()
     assert len(index.buckets) == sum(len(bucket_ids(f)) for f in kept)  # evicted pairs dropped
+
+
+def test_slots_are_renumbered_once_removed_ones_outnumber_the_rest(labelled_features, monkeypatch):
+    """A long stream removes as much as it adds: once holes outnumber articles, slots are numbered from 0
+    again, in the same order, and every bucket still finds its articles."""
+    monkeypatch.setattr(reprint_index, "RENUMBER_HOLES", 0)
+    features, _truth = labelled_features
+    index = ReprintIndex(horizon_days=10_000)
+    for f in features:
+        index.add(f)
+    kept = features[::3]
+    for f in features:
+        if f not in kept:
+            index.remove(f.node.entry_key)
+    slots = sorted(a.slot for a in index.articles.values())
+    assert len(set(slots)) == len(kept) and slots[-1] < len(index._by_slot) <= 2 * len(kept) + 1
+    assert slots[-1] < len(features) * 2 // 3  # numbered again: the last added article's slot moved down
+    assert all(index._by_slot[a.slot] is a for a in index.articles.values())
+    for f in kept:
+        assert all(f.node.entry_key in members for members in index.bucket_members(bucket_ids(f)))
+    for f in kept:  # each kept article is still matched through its buckets, as a fresh index would
+        fresh = ReprintIndex(horizon_days=10_000)
+        for other in kept:
+            fresh.add(other)
+        again = f._replace(node=f.node._replace(entry_key="again"))
+        assert index.match(again)[0] == fresh.match(again)[0]
+        break
 
 
 def test_corrupt_index_is_a_clear_error():

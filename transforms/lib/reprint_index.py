@@ -19,23 +19,30 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import itertools
 import json
 import struct
 import sys
+import time
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import NamedTuple
 
 import numpy as np
 
 from schemas.records import DedupInfo, DedupNode, DedupVerdict, DocFeatures, Match
-from transforms.lib.bucket_store import BucketStore
+from transforms.lib import sorted_codec
+from transforms.lib.bucket_store import MAX_SLOT, BucketStore
 from transforms.lib.embeddings import DIMENSIONS
-from transforms.lib.fingerprints import candidate_keys, narrative_from_mask, narrative_mask, strong_candidate
+from transforms.lib.fingerprints import (
+    candidate_keys,
+    narrative_from_mask,
+    narrative_mask,
+    strong_candidate,
+    unpack_shingles,
+)
 from transforms.lib.similarity import (
     best_meaning_candidates,
     decide_wording,
@@ -60,6 +67,7 @@ MAX_CANDIDATES = 64  # per lookup, nearest in time first: a bucket full of boile
 # A bucket keeps its newest members only: a key shared by thousands of articles (boilerplate, a common
 # phrase) says little, and scanning it on every lookup would make the work grow with the index.
 MAX_BUCKET = 128
+RENUMBER_HOLES = 4096  # removed slots kept as holes before the slots are renumbered (and at least as many as live)
 
 
 class Reroot(NamedTuple):
@@ -71,22 +79,33 @@ class Reroot(NamedTuple):
     match: Match | None  # the match that moved it, for the article matched directly; None for its cluster
 
 
-# IndexedArticle's packed features: sentence count, credit present, then the byte length of each part, in
-# this order.
+# IndexedArticle's packed features: its slot in the bucket store, sentence count, shingle count, flags,
+# publication time (seconds since the epoch), then the byte length of each part, in this order.
 _PARTS = ("id", "published", "text_hash", "attributed_source", "anchors", "shingles", "narrative_mask",
           "sentences")
-_HEADER = struct.Struct(f"<IB{len(_PARTS)}I")
+_HEADER = struct.Struct(f"<IIIBd{len(_PARTS)}I")
+_SLOT = struct.Struct("<I")
 _ANCHOR_SEPARATOR = "\x00"
+# Flags: what the packed parts leave out because it is implied.
+_ATTRIBUTED = 1  # a credit line is present (it may be empty)
+_SHINGLES_CODED = 2  # shingles in sorted_codec's Elias-Fano code, not raw
+_HASH_BINARY = 4  # text_hash is 32 hex digits, kept as its 16 bytes
+_PUBLISHED_IMPLIED = 8  # the ISO string is the publication time written as ISO_FORMAT: not kept
+
+
+def _is_hex32(text: str) -> bool:
+    return len(text) == 32 and all(ch in "0123456789abcdef" for ch in text)
 
 
 class IndexedArticle:
-    """An indexed article, held compactly: one bytes value for its features (the narrative as one bit per
-    shingle instead of a second copy of the shingles, the sentences zlib-compressed), its entry key the
-    index's own dict key, its outlet's name shared with the outlet's other articles, its root left out
-    while it is its own canonical copy, and no bucket ids (the bucket store holds those). Features are
+    """An indexed article, held compactly: one bytes value for its features (the shingles Elias-Fano coded,
+    the narrative as one bit per shingle instead of a second copy of them, the sentences zlib-compressed,
+    the text hash as bytes, the ISO publication time left out when the number gives it back), its entry
+    key the index's own dict key, its outlet's name shared with the outlet's other articles, its root left
+    out while it is its own canonical copy, and no bucket ids (the bucket store holds those). Features are
     unpacked when the article is compared, which is for a few candidates an arrival."""
 
-    __slots__ = ("_packed", "_root", "domain", "entry_key", "published", "site", "slot", "vectors")
+    __slots__ = ("_packed", "_root", "domain", "entry_key", "site", "vectors")
 
     def __init__(self, features: DocFeatures, root: DedupNode, published: float, slot: int,
                  vectors: bytes | None = None):
@@ -94,33 +113,55 @@ class IndexedArticle:
         self.entry_key = node.entry_key
         self.domain = sys.intern(features.source_domain) if features.source_domain else features.source_domain
         self.site = sys.intern(features.site_name) if features.site_name else features.site_name
-        sentences = zlib.compress(json.dumps(list(features.sentences)).encode("utf-8")) \
+        shingles = unpack_shingles(features.shingles)
+        shingle_code, coded = sorted_codec.encode(shingles)
+        flags = (_ATTRIBUTED if features.attributed_source is not None else 0) | (_SHINGLES_CODED if coded else 0)
+        text_hash = features.text_hash.encode("utf-8")
+        if _is_hex32(features.text_hash):
+            text_hash, flags = bytes.fromhex(features.text_hash), flags | _HASH_BINARY
+        published_text = node.published.encode("utf-8")
+        if published == int(published) and time.strftime(ISO_FORMAT, time.gmtime(published)) == node.published:
+            published_text, flags = b"", flags | _PUBLISHED_IMPLIED
+        # Raw deflate: zlib's header and checksum are 6 bytes an article, and this never leaves the process.
+        sentences = zlib.compress(json.dumps(list(features.sentences)).encode("utf-8"), wbits=-15) \
             if features.sentences else b""
-        parts = [text.encode("utf-8") for text in (node.id, node.published, features.text_hash,
-                                                    features.attributed_source or "",
-                                                    _ANCHOR_SEPARATOR.join(features.anchors))]
-        parts += [features.shingles, narrative_mask(features.shingles, features.narrative), sentences]
-        self._packed = _HEADER.pack(features.sentence_count, features.attributed_source is not None,
+        parts = [node.id.encode("utf-8"), published_text, text_hash,
+                 (features.attributed_source or "").encode("utf-8"),
+                 _ANCHOR_SEPARATOR.join(features.anchors).encode("utf-8"),
+                 shingle_code, narrative_mask(features.shingles, features.narrative), sentences]
+        self._packed = _HEADER.pack(slot, features.sentence_count, len(shingles), flags, published,
                                     *map(len, parts)) + b"".join(parts)
         self.root = root
-        self.published = published  # seconds since the epoch, for horizon checks without parsing
-        self.slot = slot  # its number in the bucket store
         self.vectors = vectors  # sentence vectors, computed when first needed
 
-    def _parts(self, count: int = len(_PARTS)) -> tuple[int, bool, list[bytes]]:
-        """The header's two numbers and the first ``count`` parts (slicing copies: a caller reading the node
-        does not copy the shingles and sentences)."""
-        sentence_count, attributed, *lengths = _HEADER.unpack_from(self._packed)
+    def _parts(self, count: int = len(_PARTS)) -> tuple[tuple[int, int, int, float], list[bytes]]:
+        """The header's sentence count, shingle count, flags and publication time, and the first ``count``
+        parts (slicing copies: a caller reading the node does not copy the shingles and sentences)."""
+        _slot, sentence_count, shingle_count, flags, published, *lengths = _HEADER.unpack_from(self._packed)
         parts, offset = [], _HEADER.size
         for length in lengths[:count]:
             parts.append(self._packed[offset:offset + length])
             offset += length
-        return sentence_count, attributed, parts
+        return (sentence_count, shingle_count, flags, published), parts
+
+    @property
+    def slot(self) -> int:
+        """Its number in the bucket store (in the header: an int object would cost 28 bytes)."""
+        return _SLOT.unpack_from(self._packed)[0]
+
+    @slot.setter
+    def slot(self, slot: int) -> None:
+        self._packed = _SLOT.pack(slot) + self._packed[_SLOT.size:]
+
+    @property
+    def published(self) -> float:
+        """Seconds since the epoch (0.0: no date), for horizon checks without parsing."""
+        return _PUBLISHED.unpack_from(self._packed, _PUBLISHED_OFFSET)[0]
 
     @property
     def node(self) -> DedupNode:
-        _, _, (ident, published) = self._parts(2)
-        return DedupNode(self.entry_key, ident.decode("utf-8"), published.decode("utf-8"))
+        (_, _, flags, published), (ident, published_text) = self._parts(2)
+        return DedupNode(self.entry_key, ident.decode("utf-8"), _iso(published, published_text, flags))
 
     @property
     def root(self) -> DedupNode:
@@ -136,20 +177,22 @@ class IndexedArticle:
         return self._root.entry_key if self._root is not None else self.entry_key
 
     def sentences(self) -> list[str]:
-        packed = self._parts()[2][7]
-        return json.loads(zlib.decompress(packed)) if packed else []
+        packed = self._parts()[1][7]
+        return json.loads(zlib.decompress(packed, wbits=-15)) if packed else []
 
     def scoring_features(self) -> DocFeatures:
         """What wording scores and the meaning gate read: the narrative restored, the sentences left out."""
-        sentence_count, attributed, parts = self._parts()
-        ident, published, text_hash, source, anchors, shingles, mask, _ = parts
+        (sentence_count, shingle_count, flags, published), parts = self._parts()
+        ident, published_text, text_hash, source, anchors, shingle_code, mask, _ = parts
+        shingles = sorted_codec.decode(shingle_code, shingle_count, bool(flags & _SHINGLES_CODED)).tobytes()
         return DocFeatures(
-            node=DedupNode(self.entry_key, ident.decode("utf-8"), published.decode("utf-8")),
-            source_domain=self.domain, site_name=self.site, text_hash=text_hash.decode("utf-8"),
+            node=DedupNode(self.entry_key, ident.decode("utf-8"), _iso(published, published_text, flags)),
+            source_domain=self.domain, site_name=self.site,
+            text_hash=text_hash.hex() if flags & _HASH_BINARY else text_hash.decode("utf-8"),
             shingles=shingles, narrative=narrative_from_mask(shingles, mask),
             anchors=tuple(anchors.decode("utf-8").split(_ANCHOR_SEPARATOR)) if anchors else (),
             sentence_count=sentence_count, sentences=(),
-            attributed_source=source.decode("utf-8") if attributed else None)
+            attributed_source=source.decode("utf-8") if flags & _ATTRIBUTED else None)
 
     @property
     def features(self) -> DocFeatures:
@@ -169,6 +212,15 @@ def bucket_ids(features: DocFeatures) -> array:
                        for key in candidate_keys(features)))
 
 
+_PUBLISHED = struct.Struct("<d")
+_PUBLISHED_OFFSET = struct.calcsize("<IIIB")
+
+
+def _iso(published: float, published_text: bytes, flags: int) -> str:
+    return time.strftime(ISO_FORMAT, time.gmtime(published)) if flags & _PUBLISHED_IMPLIED \
+        else published_text.decode("utf-8")
+
+
 def _epoch(value: str) -> float:
     try:
         return parse_iso(value).timestamp()
@@ -183,8 +235,10 @@ class ReprintIndex:
         self.horizon_days = horizon_days
         self.articles: dict[str, IndexedArticle] = {}
         self.buckets = BucketStore(MAX_BUCKET, key_dtype=np.uint32)
-        self._entry_at: dict[int, str] = {}  # slot -> entry key
-        self._next_slot: Iterator[int] = itertools.count()
+        # Slot -> article, None once removed: a list costs 8 bytes a slot where a dict cost ~40 and an int.
+        # Slots are renumbered when holes outnumber articles (``_renumber``).
+        self._by_slot: list[IndexedArticle | None] = []
+        self._holes = 0
         self.compared = 0  # candidate pairs scored, over the index's life (the work LSH did not avoid)
         self.meaning_checked = 0  # of them, pairs that went on to a meaning check (sentence vectors)
         self._oldest: float | None = None  # the oldest publication time indexed; None: not known (recomputed)
@@ -203,7 +257,7 @@ class ReprintIndex:
         for members in self.buckets.members(bucket_ids(features) if keys is None else keys):
             size = len(members) + 1  # the bucket's size with the new article in it, as batch counts it
             for slot in members:
-                member = self._entry_at[slot]
+                member = self._by_slot[slot].entry_key
                 shared[member] += 1
                 smallest[member] = min(smallest.get(member, 1 << 30), size)
         shared.pop(features.node.entry_key, None)
@@ -332,17 +386,19 @@ class ReprintIndex:
 
     def insert(self, features: DocFeatures, keys: array, root: DedupNode, vectors: bytes | None) -> None:
         entry_key = features.node.entry_key
-        slot = next(self._next_slot)
-        self.buckets.add(slot, keys)  # first: it is what can refuse (a slot past 32 bits)
+        if len(self._by_slot) > MAX_SLOT:
+            self._renumber()
+        slot = len(self._by_slot)
+        self.buckets.add(slot, keys)
         article = IndexedArticle(features, root, _epoch(features.node.published), slot, vectors)
         self.articles[entry_key] = article
-        self._entry_at[slot] = entry_key
+        self._by_slot.append(article)
         if self._oldest is not None:
             self._oldest = min(self._oldest, article.published)
 
     def bucket_members(self, keys: array) -> list[list[str]]:
         """The entry keys in each of the buckets ``keys``, newest first."""
-        return [[self._entry_at[slot] for slot in members] for members in self.buckets.members(keys)]
+        return [[self._by_slot[slot].entry_key for slot in members] for members in self.buckets.members(keys)]
 
     def oldest_published(self) -> float | None:
         """Seconds since the epoch of the oldest article indexed (None when empty): when eviction is next due."""
@@ -358,8 +414,21 @@ class ReprintIndex:
         article = self.articles.pop(entry_key)
         if article.published == self._oldest:
             self._oldest = None
-        del self._entry_at[article.slot]
-        self.buckets.remove(article.slot)
+        slot = article.slot
+        self._by_slot[slot] = None
+        self._holes += 1
+        self.buckets.remove(slot)
+        if self._holes > max(len(self.articles), RENUMBER_HOLES):
+            self._renumber()
+
+    def _renumber(self) -> None:
+        """Number the indexed articles' slots 0, 1, ... again, in the same order: the slot list stays
+        about as long as the index, however long a stream runs and whatever it removes."""
+        live = [article for article in self._by_slot if article is not None]
+        self.buckets.renumber(np.fromiter((a.slot for a in live), dtype=np.uint32, count=len(live)))
+        for slot, article in enumerate(live):
+            article.slot = slot
+        self._by_slot, self._holes = live, 0
 
     def evict_before(self, published: str) -> int:
         """Drop articles published before ``published``; returns how many."""
