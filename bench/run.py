@@ -25,6 +25,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
@@ -36,6 +37,8 @@ BENCH = Path(__file__).resolve().parent
 PROJECT = BENCH.parent
 CORPUS = BENCH / "corpus"
 WORK = BENCH / "work"
+DAY_ARTICLES = 10_000
+DAY_SITES = 100  # about 100 entries a feed
 STAGES = ("fetch", "extract", "dedup", "entities", "stories", "write")
 TRAFILATURA_CONFIG = """[DEFAULT]
 DOWNLOAD_TIMEOUT = 30
@@ -75,8 +78,40 @@ def timed_run(command: list[str]) -> tuple[float, str]:
     return elapsed, result.stdout
 
 
-def newsbeam(server: SiteServer, output: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "pipeline", "run", "--feeds", str(CORPUS / "feeds.txt"), "--output", str(output),
+def timed_run_with_memory(command: list[str]) -> tuple[float, dict]:
+    """Like ``timed_run``, also sampling every process of the command's tree (the launcher and any worker
+    processes it starts) for its peak RSS: ``{"launcher": bytes, "worker": bytes (the largest child), "workers":
+    count}``. Sampled every 0.2 s, so a peak shorter than that can be missed."""
+    import psutil
+
+    started = time.monotonic()
+    peaks: dict[int, int] = {}
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        launcher = psutil.Popen(command, cwd=PROJECT, stdout=stdout, stderr=stderr)
+        while launcher.poll() is None:
+            try:
+                tree = [launcher, *launcher.children(recursive=True)]
+            except psutil.Error:
+                tree = []
+            for process in tree:
+                try:
+                    peaks[process.pid] = max(peaks.get(process.pid, 0), process.memory_info().rss)
+                except psutil.Error:
+                    pass
+            time.sleep(0.2)
+        elapsed = time.monotonic() - started
+        if launcher.returncode != 0:
+            stdout.seek(0)
+            stderr.seek(0)
+            print(f"  (exit {launcher.returncode}) {stdout.read()[-800:]!r}{stderr.read()[-1500:]!r}",
+                  file=sys.stderr)
+    children = [rss for pid, rss in peaks.items() if pid != launcher.pid]
+    return elapsed, {"launcher": peaks.get(launcher.pid, 0), "worker": max(children, default=0),
+                     "workers": len(children)}
+
+
+def newsbeam(server: SiteServer, output: Path, *extra: str, corpus: Path = CORPUS) -> list[str]:
+    return [sys.executable, "-m", "pipeline", "run", "--feeds", str(corpus / "feeds.txt"), "--output", str(output),
             "--allow_private_networks", "--per_host_delay", "0", "--fetch_concurrency", "16",
             *server.connect_to_args(), *extra]
 
@@ -108,9 +143,12 @@ def measure_pipeline(server: SiteServer, manifest: dict) -> dict:
                                         "--output", str(WORK / "loop"),
                                         *server.connect_to_args()])
     loop = json.loads(loop_out.strip().splitlines()[-1])
-    one_seconds, _ = timed_run(newsbeam(server, WORK / "one"))
-    two_seconds, _ = timed_run(newsbeam(server, WORK / "two", "--direct_num_workers=2",
-                                        "--direct_running_mode=multi_processing"))
+    one_seconds, one_memory = timed_run_with_memory(newsbeam(server, WORK / "one"))
+    two_seconds, two_memory = timed_run_with_memory(newsbeam(server, WORK / "two", "--direct_num_workers=2",
+                                                             "--direct_running_mode=multi_processing"))
+    results["peak_rss_mib_1_worker"] = one_memory["launcher"] / 2**20
+    results["peak_rss_mib_2_workers_launcher"] = two_memory["launcher"] / 2**20
+    results["peak_rss_mib_2_workers_worker"] = two_memory["worker"] / 2**20
     results["articles"] = articles
     results["loop_articles_per_s"] = articles / loop_seconds
     results["pipeline_articles_per_s"] = articles / one_seconds
@@ -132,23 +170,70 @@ def measure_pipeline(server: SiteServer, manifest: dict) -> dict:
     return results
 
 
-def measure_peer(server: SiteServer) -> dict:
-    config = WORK / "trafilatura.cfg"
+PLAIN = ("--no_dedup", "--no_entities", "--no_stories")
+
+
+def run_trafilatura_cli(server: SiteServer, corpus: Path, work: Path) -> tuple[float, int]:
+    """(seconds, articles written) for trafilatura's own CLI in feed mode on the corpus's feeds."""
+    config = work / "trafilatura.cfg"
     config.write_text(TRAFILATURA_CONFIG)
-    peer_out = WORK / "trafilatura"
+    peer_out = work / "trafilatura"
     peer_seconds, _ = timed_run([sys.executable, "-m", "bench.peer_trafilatura", "--port", str(server.port),
-                                 "--hosts", ",".join(server.hosts()), "--", "-i", str(CORPUS / "feeds.txt"),
+                                 "--hosts", ",".join(server.hosts()), "--", "-i", str(corpus / "feeds.txt"),
                                  "--feed", "-o", str(peer_out), "--parallel", "16", "--no-comments", "--precision",
                                  "--with-metadata", "--json", "--config-file", str(config)])
-    peer_articles = sum(len(files) for _root, _dirs, files in os.walk(peer_out))
-    ours_seconds, _ = timed_run(newsbeam(server, WORK / "plain", "--no_dedup", "--no_entities",
-                                                 "--no_stories"))
-    ours_articles = sum(len(p.read_text().splitlines()) for p in last_run(WORK / "plain").glob("records-*.jsonl"))
+    return peer_seconds, sum(len(files) for _root, _dirs, files in os.walk(peer_out))
+
+
+def records_written(output: Path) -> int:
+    return sum(len(p.read_text().splitlines()) for p in last_run(output).glob("records-*.jsonl"))
+
+
+def measure_peer(server: SiteServer) -> dict:
+    peer_seconds, peer_articles = run_trafilatura_cli(server, CORPUS, WORK)
+    ours_seconds, _ = timed_run(newsbeam(server, WORK / "plain", *PLAIN))
+    ours_articles = records_written(WORK / "plain")
     return {"trafilatura_cli_articles": peer_articles, "trafilatura_cli_articles_per_s": peer_articles / peer_seconds,
             "newsbeam_plain_articles": ours_articles, "newsbeam_plain_articles_per_s": ours_articles / ours_seconds,
+            "newsbeam_plain_seconds": ours_seconds,
             "vs_trafilatura_cli": (ours_articles / ours_seconds) / (peer_articles / peer_seconds),
             "politeness": "both: no delay between requests to a host, 16 concurrent downloads, no SSRF check "
                           "(the corpus is on loopback), trafilatura --precision --no-comments --with-metadata"}
+
+
+def measure_day_plain(articles: int, small: dict) -> dict:
+    """Fetch and extract at a day's size (``articles`` pages; dedup, entities and stories off): trafilatura's
+    CLI against newsbeam on 1 and on 2 worker processes, the peak RSS of each process, and the plain path's
+    fixed and per-article cost fitted from this size and the small corpus's plain run (``small``)."""
+    from bench.corpus import build
+
+    corpus, work = BENCH / "corpus-day", WORK / "day"
+    shutil.rmtree(corpus, ignore_errors=True)
+    work.mkdir(parents=True)
+    manifest = build(corpus, sites=DAY_SITES, articles=articles)
+    with SiteServer(corpus / "site") as server:
+        peer_seconds, peer_articles = run_trafilatura_cli(server, corpus, work)
+        one_seconds, one_memory = timed_run_with_memory(newsbeam(server, work / "one", *PLAIN, corpus=corpus))
+        two_seconds, two_memory = timed_run_with_memory(
+            newsbeam(server, work / "two", *PLAIN, "--direct_num_workers=2", "--direct_running_mode=multi_processing",
+                     corpus=corpus))
+    one_articles, two_articles = records_written(work / "one"), records_written(work / "two")
+    peer_rate = peer_articles / peer_seconds
+    per_article = (one_seconds - small["newsbeam_plain_seconds"]) / (one_articles - small["newsbeam_plain_articles"])
+    return {"articles": manifest["articles"], "feeds": len(manifest["feeds"]),
+            "trafilatura_cli_articles": peer_articles, "trafilatura_cli_articles_per_s": peer_rate,
+            "newsbeam_plain_articles": one_articles, "newsbeam_plain_articles_per_s": one_articles / one_seconds,
+            "newsbeam_plain_2_workers_articles": two_articles,
+            "newsbeam_plain_2_workers_articles_per_s": two_articles / two_seconds,
+            "vs_trafilatura_cli": (one_articles / one_seconds) / peer_rate,
+            "vs_trafilatura_cli_2_workers": (two_articles / two_seconds) / peer_rate,
+            "plain_scaling_2_workers": one_seconds / two_seconds,
+            "plain_ms_per_article": 1000 * per_article,
+            "plain_fixed_seconds": small["newsbeam_plain_seconds"] - per_article * small["newsbeam_plain_articles"],
+            "peak_rss_mib_1_worker": one_memory["launcher"] / 2**20,
+            "peak_rss_mib_2_workers_launcher": two_memory["launcher"] / 2**20,
+            "peak_rss_mib_2_workers_worker": two_memory["worker"] / 2**20,
+            "worker_processes_2_workers": two_memory["workers"]}
 
 
 def measure_extraction() -> dict:
@@ -216,6 +301,9 @@ def render(results: dict) -> str:
              f"launcher's start-up {p['launcher_start_s']:.1f} s, then each worker's {p['worker_start_s']:.1f} s "
              f"(imports {p['worker_start_imports_s']:.1f}, spaCy {p['worker_start_spacy_s']:.1f}, MiniLM "
              f"{p['worker_start_minilm_s']:.1f}) -> Amdahl bound {p['scaling_2_workers_bound']:.2f}",
+             f"  peak RSS: 1 worker {p.get('peak_rss_mib_1_worker', 0):.0f} MiB; 2 workers: launcher "
+             f"{p.get('peak_rss_mib_2_workers_launcher', 0):.0f} MiB, largest worker process "
+             f"{p.get('peak_rss_mib_2_workers_worker', 0):.0f} MiB",
              f"reprints found by the pipeline: {100 * p['reprint_recall_pipeline']:.1f}%, false duplicates "
              f"{p.get('false_duplicates_pipeline', 'not recorded')} (of {results['corpus'].get('same_event', '?')} "
              "same-event reports and the unrelated rest)",
@@ -226,6 +314,20 @@ def render(results: dict) -> str:
              f"{peer['vs_trafilatura_cli']:.2f}",
              f"extraction F1 {_figure(e['extract_f1'])} (trafilatura direct, same settings: "
              f"{_figure(e['extract_f1_trafilatura'])})"]
+    day = results.get("day_plain")
+    if day:
+        lines += [f"fetch + extract at {day['articles']:,} articles in {day['feeds']} feeds (dedup, entities, stories "
+                  f"off): newsbeam 1 worker {day['newsbeam_plain_articles_per_s']:.1f}, 2 workers "
+                  f"{day['newsbeam_plain_2_workers_articles_per_s']:.1f}, trafilatura CLI "
+                  f"{day['trafilatura_cli_articles_per_s']:.1f} articles/s: vs_trafilatura_cli "
+                  f"{day['vs_trafilatura_cli']:.2f} (1 worker), {day['vs_trafilatura_cli_2_workers']:.2f} (2 workers; "
+                  "goal >= 1.5)",
+                  f"  fixed cost {day['plain_fixed_seconds']:.1f} s + {day['plain_ms_per_article']:.2f} ms an article "
+                  f"(fitted from {p['articles']:,} and {day['articles']:,}); peak RSS: 1 worker "
+                  f"{day['peak_rss_mib_1_worker']:.0f} MiB; 2 workers: launcher "
+                  f"{day['peak_rss_mib_2_workers_launcher']:.0f} MiB, largest of "
+                  f"{day['worker_processes_2_workers']} worker processes "
+                  f"{day['peak_rss_mib_2_workers_worker']:.0f} MiB"]
     stream = results.get("streaming", {})
     if stream.get("stream_entries_per_s") is not None:
         lines.append(f"local stream (micro-batches, Pub/Sub emulator): malformed {stream['stream_malformed_per_s']:g} "
@@ -291,6 +393,8 @@ def main() -> int:
                         help="measure only the 1M-document index point (about half an hour, ~6 GB) and add it to "
                              "results.json")
     parser.add_argument("--skip-scale", action="store_true", help="leave out the synthetic index measurements")
+    parser.add_argument("--day-articles", type=int, default=DAY_ARTICLES, metavar="N",
+                        help="articles in the day-sized fetch-and-extract corpus (0: leave it out)")
     args = parser.parse_args()
     if args.large:
         return measure_large()
@@ -309,6 +413,9 @@ def main() -> int:
         results["pipeline"] = measure_pipeline(server, manifest)
         print("measuring trafilatura's command line ...", flush=True)
         results["peer"] = measure_peer(server)
+    if args.day_articles:
+        print(f"measuring fetch and extract at a day's size ({args.day_articles:,} articles) ...", flush=True)
+        results["day_plain"] = measure_day_plain(args.day_articles, results["peer"])
     print("measuring the local stream on the Pub/Sub emulator ...", flush=True)
     from bench.stream_latency import measure as measure_stream
 
@@ -327,6 +434,8 @@ def main() -> int:
     if "large" in previous.get("details", {}):  # the 1M point is measured apart: keep it, with its own date
         results["large"] = previous["details"]["large"]
         flat.update({k: v for k, v in previous.items() if k.endswith("_1m")})
+    if "day_plain" in results:  # a section of its own: its keys would clash with the small corpus's
+        flat["day_plain"] = results["day_plain"]
     (BENCH / "results.json").write_text(json.dumps({**flat, "details": results}, indent=2, default=str))
     print(render(results))
     print(f"written: {BENCH / 'results.json'}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -13,14 +14,19 @@ from transforms.lib.bucket_store import BucketStore
 CAP = 5
 
 
-def fill(store: BucketStore, rng: random.Random, slots: int, remove_every: int = 0
-         ) -> tuple[dict[int, list[int]], set[int]]:
-    """Add ``slots`` articles to a few shared buckets and their own; returns what each bucket was given, and
-    the removed slots."""
+def wide_buckets(rng: random.Random, slot: int) -> set[int]:
+    """A few shared buckets, one of the slot's own, and one near the top of the 64-bit range."""
+    return {rng.randrange(40) for _ in range(3)} | {1_000_000 + slot, (1 << 64) - 1 - rng.randrange(3)}
+
+
+def fill(store: BucketStore, rng: random.Random, slots: int, remove_every: int = 0,
+         draw: Callable[[random.Random, int], set[int]] = wide_buckets) -> tuple[dict[int, list[int]], set[int]]:
+    """Add ``slots`` articles to the buckets ``draw`` gives each; returns what each bucket was given, and the
+    removed slots."""
     given: dict[int, list[int]] = {}
     removed: set[int] = set()
     for slot in range(slots):
-        buckets = {rng.randrange(40) for _ in range(3)} | {1_000_000 + slot, (1 << 64) - 1 - rng.randrange(3)}
+        buckets = draw(rng, slot)
         store.add(slot, buckets)
         for bucket in buckets:
             given.setdefault(bucket, []).append(slot)
@@ -88,19 +94,11 @@ def fill32(store: BucketStore, rng: random.Random, slots: int, remove_every: int
            ) -> tuple[dict[int, list[int]], set[int]]:
     """As ``fill``, with 32-bit ids spread over the whole range (a few shared, one of them at the top)."""
     shared = [rng.randrange(1 << 32) for _ in range(40)] + [(1 << 32) - 1, 0]
-    given: dict[int, list[int]] = {}
-    removed: set[int] = set()
-    for slot in range(slots):
-        buckets = {rng.choice(shared) for _ in range(3)} | {rng.randrange(1 << 32) for _ in range(4)}
-        store.add(slot, buckets)
-        for bucket in buckets:
-            given.setdefault(bucket, []).append(slot)
-        if remove_every and slot % remove_every == 3:
-            victim = rng.randrange(slot + 1)
-            if victim not in removed:
-                store.remove(victim)
-                removed.add(victim)
-    return given, removed
+
+    def draw(rng: random.Random, _slot: int) -> set[int]:
+        return {rng.choice(shared) for _ in range(3)} | {rng.randrange(1 << 32) for _ in range(4)}
+
+    return fill(store, rng, slots, remove_every, draw)
 
 
 @pytest.mark.parametrize("widest_gather", [bucket_store._WIDEST_GATHER, 0])

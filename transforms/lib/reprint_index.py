@@ -7,12 +7,14 @@ pickles inside, so a run can start from the previous run's index.
 
 Bounded: ``evict_before(time)`` drops articles published before ``time``
 (the caller passes "newest publication seen minus the horizon"); buckets are
-pruned with them. Memory per article (``IndexedArticle``): its packed
-shingles, one bit per shingle for the narrative, its sentences compressed
-(kept for meaning checks), 8 bytes per bucket in the ``BucketStore``, and
-int8 sentence vectors (384 bytes a sentence, at most
-``MAX_SENTENCES_KEPT``) once a meaning check needed them. ``make bench``
-reports the measured figure.
+pruned with them. Memory per article (``IndexedArticle``): one packed
+bytes value holding its shingles (Elias-Fano coded, ``sorted_codec``), one
+bit per shingle for the narrative, its sentences deflated (kept for meaning
+checks) and its text hash; about 6 bytes per bucket entry in the
+``BucketStore`` (8 in its small, unpacked segments); and int8 sentence
+vectors (384 bytes a sentence, at most ``MAX_SENTENCES_KEPT``) once a
+meaning check needed them. ``bench/dedup_scale.py`` (``make bench-large``
+at 1M) reports the measured figure.
 """
 
 from __future__ import annotations
