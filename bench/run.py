@@ -167,6 +167,9 @@ def measure_pipeline(server: SiteServer, manifest: dict) -> dict:
               for line in path.read_text(encoding="utf-8").splitlines()][:300]
     pipeline_seconds = json.loads((last_run(WORK / "one") / "run_summary.json").read_text())["wall_seconds"]
     results.update(scaling.measure(bodies, one_seconds, pipeline_seconds))
+    # Start-up is timed apart (scaling.py); what is left of the 1-worker run is the per-article work.
+    results["fixed_seconds_1_worker"] = results["launcher_start_s"] + results["worker_start_s"]
+    results["ms_per_article_1_worker"] = 1000 * (one_seconds - results["fixed_seconds_1_worker"]) / articles
     return results
 
 
@@ -225,8 +228,9 @@ def measure_day_plain(articles: int, small: dict) -> dict:
             "newsbeam_plain_articles": one_articles, "newsbeam_plain_articles_per_s": one_articles / one_seconds,
             "newsbeam_plain_2_workers_articles": two_articles,
             "newsbeam_plain_2_workers_articles_per_s": two_articles / two_seconds,
-            "vs_trafilatura_cli": (one_articles / one_seconds) / peer_rate,
-            "vs_trafilatura_cli_2_workers": (two_articles / two_seconds) / peer_rate,
+            # newsbeam on both cores is the comparison the goal sets: trafilatura's CLI has both too (threads).
+            "vs_trafilatura_cli": (two_articles / two_seconds) / peer_rate,
+            "vs_trafilatura_cli_1_worker": (one_articles / one_seconds) / peer_rate,
             "plain_scaling_2_workers": one_seconds / two_seconds,
             "plain_ms_per_article": 1000 * per_article,
             "plain_fixed_seconds": small["newsbeam_plain_seconds"] - per_article * small["newsbeam_plain_articles"],
@@ -292,15 +296,17 @@ def render(results: dict) -> str:
              "",
              f"pipeline (1 worker)    {p['pipeline_articles_per_s']:7.1f} articles/s",
              f"sequential loop        {p['loop_articles_per_s']:7.1f} articles/s   pipeline_vs_loop   "
-             f"{p['pipeline_vs_loop']:.2f}  (goal >= 0.9)",
+             f"{p['pipeline_vs_loop']:.2f}  (goal >= 0.95)",
              f"pipeline (2 workers)   {p['pipeline_2_workers_articles_per_s']:7.1f} articles/s   scaling_2_workers  "
-             f"{p['scaling_2_workers']:.2f}  (goal >= 1.7)",
+             f"{p['scaling_2_workers']:.2f}  (goal >= 1.8)",
              f"  what bounds it: NER alone in 2 processes vs 1 {p['ner_scaling_2_processes']:.2f}; MiniLM alone in "
              f"2 one-thread processes vs 1 on every core {p.get('minilm_scaling_2_processes', float('nan')):.2f}; "
              "serial: the "
              f"launcher's start-up {p['launcher_start_s']:.1f} s, then each worker's {p['worker_start_s']:.1f} s "
              f"(imports {p['worker_start_imports_s']:.1f}, spaCy {p['worker_start_spacy_s']:.1f}, MiniLM "
              f"{p['worker_start_minilm_s']:.1f}) -> Amdahl bound {p['scaling_2_workers_bound']:.2f}",
+             f"  1 worker: fixed start-up {p.get('fixed_seconds_1_worker', 0):.1f} s + "
+             f"{p.get('ms_per_article_1_worker', 0):.1f} ms an article",
              f"  peak RSS: 1 worker {p.get('peak_rss_mib_1_worker', 0):.0f} MiB; 2 workers: launcher "
              f"{p.get('peak_rss_mib_2_workers_launcher', 0):.0f} MiB, largest worker process "
              f"{p.get('peak_rss_mib_2_workers_worker', 0):.0f} MiB",
@@ -320,8 +326,9 @@ def render(results: dict) -> str:
                   f"off): newsbeam 1 worker {day['newsbeam_plain_articles_per_s']:.1f}, 2 workers "
                   f"{day['newsbeam_plain_2_workers_articles_per_s']:.1f}, trafilatura CLI "
                   f"{day['trafilatura_cli_articles_per_s']:.1f} articles/s: vs_trafilatura_cli "
-                  f"{day['vs_trafilatura_cli']:.2f} (1 worker), {day['vs_trafilatura_cli_2_workers']:.2f} (2 workers; "
-                  "goal >= 1.5)",
+                  f"{day['vs_trafilatura_cli']:.2f} on 2 workers (goal >= 1.5), "
+                  f"{day['vs_trafilatura_cli_1_worker']:.2f} on 1; "
+                  f"2 workers vs 1: {day['plain_scaling_2_workers']:.2f}",
                   f"  fixed cost {day['plain_fixed_seconds']:.1f} s + {day['plain_ms_per_article']:.2f} ms an article "
                   f"(fitted from {p['articles']:,} and {day['articles']:,}); peak RSS: 1 worker "
                   f"{day['peak_rss_mib_1_worker']:.0f} MiB; 2 workers: launcher "
