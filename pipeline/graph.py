@@ -89,8 +89,8 @@ def build(p: beam.Pipeline, config: RunConfig, feed_urls: list[str], problems: l
     else:
         dedup = dedup_inputs | "ExactOnly" >> ExactVerdictsOnly()
     if config.entities:
-        enriched = dedup["canonical"] | "Entities" >> EnrichEntities(SpacyNerModelHandler(config.spacy_model),
-                                                                      portable)
+        ner = SpacyNerModelHandler(config.spacy_model, max_chars=config.entity_chars)
+        enriched = dedup["canonical"] | "Entities" >> EnrichEntities(ner, portable)
     else:
         enriched = {"records": dedup["canonical"], "dead_letters": p | "NoEntityDeadLetters" >> beam.Create([])}
 

@@ -84,7 +84,8 @@ def build_from_work(p: beam.Pipeline, config: RunConfig, feed_sources: list[beam
     articles = pages["pages"] | "Extract" >> ExtractArticles(config.extract)
     dedup = articles["articles"] | "Dedup" >> StreamReprintDedup(horizon, meaning_checks=config.dedup)
     if config.entities:
-        enriched = dedup["canonical"] | "Entities" >> EnrichEntities(SpacyNerModelHandler(config.spacy_model))
+        enriched = dedup["canonical"] | "Entities" >> EnrichEntities(
+            SpacyNerModelHandler(config.spacy_model, max_chars=config.entity_chars))
     else:
         enriched = {"records": dedup["canonical"], "dead_letters": p | "NoEntityDeadLetters" >> beam.Create([])}
     records = enriched["records"]

@@ -144,6 +144,7 @@ def test_utf16_without_a_bom_and_utf8_declared_as_windows_1252_read_correctly():
 @pytest.mark.parametrize("arguments, message", [
     (["--dedup_horizon", "-3"], "--dedup_horizon must be > 0"),
     (["--fetch_concurrency", "0"], "--fetch_concurrency must be >= 1"),
+    (["--entity_chars", "0"], "--entity_chars must be >= 1"),
     (["--ouptut", "x"], "unknown option --ouptut (did you mean --output?)"),
 ])
 def test_bad_arguments_get_one_line_and_exit_2(tmp_path, capsys, arguments, message):

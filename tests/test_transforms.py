@@ -16,7 +16,7 @@ from tests.test_dedup_logic import WIRE
 from tests.test_extraction import PAGE
 from transforms.deadletters import StageDoFn, with_dead_letters
 from transforms.dedup import Deduplicate, ExactEntryDedup
-from transforms.entities import EnrichEntities
+from transforms.entities import EnrichEntities, SpacyNerModelHandler
 from transforms.extract import ExtractArticles
 from transforms.feeds import ReadFeeds
 from transforms.lib.extraction import ExtractSettings
@@ -113,6 +113,22 @@ def test_enrich_entities_with_the_real_model():
 
         assert_that(out["records"], check, label="entities")
         assert_that(out["dead_letters"], is_empty(), label="dead")
+
+
+def test_entity_chars_reads_only_the_first_characters_of_a_body():
+    text = ("Prime Minister Ana Lopez met reporters in Lisbon. " + "The talks went on. " * 10
+            + "Olaf Berg left for Madrid.")
+    record = record_from_article(article("e", text, "2026-11-17T06:00:00Z", "http://x.example/e"), None, CANONICAL)
+    cut = text.index("The talks")
+    with beam_test_pipeline() as p:
+        out = p | beam.Create([record]) | EnrichEntities(SpacyNerModelHandler(max_chars=cut))
+
+        def check(records):
+            names = {e.text for e in records[0].entities}
+            assert "Ana Lopez" in names and "Lisbon" in names, names
+            assert not names & {"Olaf Berg", "Madrid"}, names
+
+        assert_that(out["records"], check, label="entities")
 
 
 class _AlwaysFails(StageDoFn):
