@@ -12,11 +12,13 @@ import pytest
 
 from bench.eval_dedup import run_newsbeam
 from pipeline.dedup_harness import parse_document
+from schemas.records import DocFeatures
 from tests.conftest import PROJECT
 from transforms.lib import reprint_index
 from transforms.lib.embeddings import encode_documents, load_sentence_model
-from transforms.lib.fingerprints import article_features
+from transforms.lib.fingerprints import article_features, compared_shingles
 from transforms.lib.reprint_index import MAX_SENTENCES_KEPT, ReprintIndex, bucket_ids
+from transforms.lib.similarity import wording_measures
 from transforms.lib.verdicts import order_key
 
 LABELLED = PROJECT / "tests" / "data" / "dedup_eval.jsonl"
@@ -72,8 +74,12 @@ def test_an_index_saved_in_format_2_loads_with_its_bucket_ids_computed_again(lab
         index.assign(f, embed)
     document = json.loads(zlib.decompress(index.to_bytes()))
     document["format"] = 2
+    given = {f.node.entry_key: f for f in features}
     for row in document["articles"]:
         del row["bucket_ids32"]
+        # Format 2 kept the full 32-bit shingle hashes, from which the passage keys are sampled.
+        row["shingles"] = base64.b64encode(given[row["node"][0]].shingles).decode("ascii")
+        row["narrative"] = base64.b64encode(given[row["node"][0]].narrative).decode("ascii")
         row["keys"] = base64.b64encode(array("Q", [1, 2, 3]).tobytes()).decode("ascii")  # stale ids
     restored = ReprintIndex.from_bytes(zlib.compress(json.dumps(document).encode("utf-8")))
     for f in features[:-10]:
@@ -101,8 +107,10 @@ def test_an_index_saved_in_format_3_keeps_the_low_half_of_its_64_bit_bucket_ids(
 
 
 def test_an_indexed_article_gives_back_the_features_it_was_given(labelled_features):
-    """The packed form loses nothing a verdict reads: every field comes back equal (sentences up to the cap)."""
+    """The packed form loses nothing a verdict reads: every field comes back equal (sentences up to the cap,
+    shingles as the values verdicts compare)."""
     features, _truth = labelled_features
+    features = [as_compared(f) for f in features]
     index = ReprintIndex(horizon_days=7)
     for f in features:
         index.add(f)
@@ -124,6 +132,27 @@ def test_an_indexed_article_gives_back_the_features_it_was_given(labelled_featur
                                    text_hash=text_hash, sentences=())
         index.add(odd)
         assert index.articles[key].features == odd._replace(anchors=tuple(odd.anchors))
+
+
+def as_compared(f: DocFeatures) -> DocFeatures:
+    return f._replace(shingles=compared_shingles(f.shingles).tobytes(),
+                      narrative=compared_shingles(f.narrative).tobytes())
+
+
+def test_the_index_keeps_only_the_compared_shingle_bits_and_verdicts_read_them_alike(labelled_features):
+    """Shingles are kept as the 24 bits verdicts compare: fewer bytes, and the same measures against a fresh
+    article as the full hashes give."""
+    features, _truth = labelled_features
+    index = ReprintIndex(horizon_days=7)
+    for f in features:
+        index.add(f)
+    kept = [index.articles[f.node.entry_key].scoring_features() for f in features]
+    assert all(k.shingles == as_compared(f).shingles and k.narrative == as_compared(f).narrative
+               for k, f in zip(kept, features))
+    pairs = [(a, b) for a in range(len(features)) for b in range(a + 1, len(features))]
+    assert all(wording_measures(features[a], features[b]) == wording_measures(features[a], kept[b]) for a, b in pairs)
+    shared = [w.shared for a, b in pairs if (w := wording_measures(features[a], features[b]))]
+    assert max(shared) >= 100  # the set holds real copies, not only strangers
 
 
 def test_eviction_bounds_the_index(labelled_features):

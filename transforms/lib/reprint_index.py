@@ -8,7 +8,7 @@ pickles inside, so a run can start from the previous run's index.
 Bounded: ``evict_before(time)`` drops articles published before ``time``
 (the caller passes "newest publication seen minus the horizon"); buckets are
 pruned with them. Memory per article (``IndexedArticle``): one packed
-bytes value holding its shingles (Elias-Fano coded, ``sorted_codec``), one
+bytes value holding its shingles (the 24 bits verdicts compare, Elias-Fano coded, ``sorted_codec``), one
 bit per shingle for the narrative, its sentences deflated (kept for meaning
 checks) and its text hash; about 6 bytes per bucket entry in the
 ``BucketStore`` (8 in its small, unpacked segments); and int8 sentence
@@ -39,11 +39,12 @@ from transforms.lib import sorted_codec
 from transforms.lib.bucket_store import MAX_SLOT, BucketStore
 from transforms.lib.embeddings import DIMENSIONS
 from transforms.lib.fingerprints import (
+    COMPARED_BITS,
     candidate_keys,
+    compared_shingles,
     narrative_from_mask,
     narrative_mask,
     strong_candidate,
-    unpack_shingles,
 )
 from transforms.lib.similarity import (
     best_meaning_candidates,
@@ -88,6 +89,7 @@ _PARTS = ("id", "published", "text_hash", "attributed_source", "anchors", "shing
 _HEADER = struct.Struct(f"<IIIBd{len(_PARTS)}I")
 _SLOT = struct.Struct("<I")
 _ANCHOR_SEPARATOR = "\x00"
+_DROPPED_BITS = 32 - COMPARED_BITS
 # Flags: what the packed parts leave out because it is implied.
 _ATTRIBUTED = 1  # a credit line is present (it may be empty)
 _SHINGLES_CODED = 2  # shingles in sorted_codec's Elias-Fano code, not raw
@@ -115,8 +117,10 @@ class IndexedArticle:
         self.entry_key = node.entry_key
         self.domain = sys.intern(features.source_domain) if features.source_domain else features.source_domain
         self.site = sys.intern(features.site_name) if features.site_name else features.site_name
-        shingles = unpack_shingles(features.shingles)
-        shingle_code, coded = sorted_codec.encode(shingles)
+        # Only the values verdicts compare (``compared_shingles``): their high 24 bits, coded as 24-bit numbers.
+        shingles = compared_shingles(features.shingles)
+        narrative = compared_shingles(features.narrative)
+        shingle_code, coded = sorted_codec.encode(shingles >> _DROPPED_BITS, COMPARED_BITS)
         flags = (_ATTRIBUTED if features.attributed_source is not None else 0) | (_SHINGLES_CODED if coded else 0)
         text_hash = features.text_hash.encode("utf-8")
         if _is_hex32(features.text_hash):
@@ -130,7 +134,7 @@ class IndexedArticle:
         parts = [node.id.encode("utf-8"), published_text, text_hash,
                  (features.attributed_source or "").encode("utf-8"),
                  _ANCHOR_SEPARATOR.join(features.anchors).encode("utf-8"),
-                 shingle_code, narrative_mask(features.shingles, features.narrative), sentences]
+                 shingle_code, narrative_mask(shingles.tobytes(), narrative.tobytes()), sentences]
         self._packed = _HEADER.pack(slot, features.sentence_count, len(shingles), flags, published,
                                     *map(len, parts)) + b"".join(parts)
         self.root = root
@@ -186,7 +190,8 @@ class IndexedArticle:
         """What wording scores and the meaning gate read: the narrative restored, the sentences left out."""
         (sentence_count, shingle_count, flags, published), parts = self._parts()
         ident, published_text, text_hash, source, anchors, shingle_code, mask, _ = parts
-        shingles = sorted_codec.decode(shingle_code, shingle_count, bool(flags & _SHINGLES_CODED)).tobytes()
+        shingles = (sorted_codec.decode(shingle_code, shingle_count, bool(flags & _SHINGLES_CODED), COMPARED_BITS)
+                    << _DROPPED_BITS).astype("<u4").tobytes()
         return DocFeatures(
             node=DedupNode(self.entry_key, ident.decode("utf-8"), _iso(published, published_text, flags)),
             source_domain=self.domain, site_name=self.site,

@@ -43,7 +43,7 @@ import numpy as np
 
 from schemas.records import DocFeatures
 from transforms.lib.embeddings import cosine_matrix
-from transforms.lib.fingerprints import unpack_shingles
+from transforms.lib.fingerprints import compared_shingles
 
 T = TypeVar("T")
 
@@ -96,11 +96,11 @@ class Wording(NamedTuple):
 
 def wording_measures(a: DocFeatures, b: DocFeatures) -> Wording | None:
     """None when a text has no shingles."""
-    set_a, set_b = unpack_shingles(a.shingles), unpack_shingles(b.shingles)
+    set_a, set_b = compared_shingles(a.shingles), compared_shingles(b.shingles)
     if not len(set_a) or not len(set_b):
         return None
     shared = len(np.intersect1d(set_a, set_b, assume_unique=True))
-    narrative_a, narrative_b = unpack_shingles(a.narrative), unpack_shingles(b.narrative)
+    narrative_a, narrative_b = compared_shingles(a.narrative), compared_shingles(b.narrative)
     narrative = len(np.intersect1d(narrative_a, narrative_b, assume_unique=True))
     return Wording(shared, shared / (len(set_a) + len(set_b) - shared), shared / min(len(set_a), len(set_b)),
                    narrative, narrative / max(1, min(len(narrative_a), len(narrative_b))))
