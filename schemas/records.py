@@ -223,6 +223,7 @@ class DocFeatures(NamedTuple):
     site_name: str | None
     text_hash: str  # of the normalised body: equal hashes are the same text
     shingles: bytes  # sorted distinct 32-bit hashes of the prose's word 5-shingles, packed little-endian
+    #                  (verdicts compare their high 24 bits: fingerprints.compared_shingles)
     narrative: bytes  # the subset of ``shingles`` outside quotation marks (what copies share, quotes do not)
     anchors: Sequence[str]  # names and numbers, lower case, sorted
     sentence_count: int
