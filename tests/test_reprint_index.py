@@ -249,3 +249,36 @@ def test_a_big_story_meaning_checks_each_report_against_its_best_candidates_only
     assert len(gated) > MEANING_CHECKS_PER_ARTICLE and checked <= set(gated)
     assert min(gated[key] for key in checked) >= max(gated[key] for key in set(gated) - checked)
     assert len(embedded) == MEANING_CHECKS_PER_ARTICLE + 1  # each checked report once, the new one once
+
+
+WIRE_PARAGRAPHS = [
+    "Rescue teams in the northern valley worked through the night on Tuesday to reach villages cut off by a "
+    "landslide that buried dozens of homes, the regional governor told reporters at a briefing in the town hall.",
+    "Officials said the slope gave way shortly after midnight following three days of heavy rain, sweeping "
+    "mud and boulders across the only road into the valley and leaving about four hundred people stranded.",
+    "Engineers from the national highways agency arrived on Wednesday morning with two excavators and began "
+    "clearing a narrow track so that ambulances and trucks carrying water and blankets could get through.",
+    "The meteorological office warned that more rain was expected over the weekend and urged families living "
+    "below steep hillsides in the district to move to schools and churches set aside as temporary shelters.",
+]
+
+
+def test_an_article_whose_wording_joins_two_clusters_reports_the_moved_one(embed):
+    """Two versions of one wire story share no paragraph; a third copy carries both. Its arrival joins
+    the later-rooted cluster to the earlier one, and that move comes back as a correction, as a reprint
+    arriving before its original does (a stream publishes it and logs the new root in state)."""
+    from tests.builders import features
+
+    first = features("v1", "\n\n".join(WIRE_PARAGRAPHS[:2]), "2026-11-17T06:00:00Z")
+    second = features("v2", "\n\n".join(WIRE_PARAGRAPHS[2:]), "2026-11-17T08:00:00Z")
+    both = features("v3", "\n\n".join(WIRE_PARAGRAPHS), "2026-11-17T09:00:00Z")
+    index = ReprintIndex(horizon_days=7)
+    assert index.arrive(first, embed)[0].duplicate_of is None
+    assert index.arrive(second, embed)[0].duplicate_of is None  # nothing in common with the first version
+    verdict, moved = index.arrive(both, embed)
+    assert (verdict.duplicate_of, verdict.info.kind) == (first.node.id, "edited")
+    assert [(r.node.id, r.previous_root.id, r.root.id, r.match) for r in moved] == [
+        (second.node.id, second.node.id, first.node.id, None)]
+    assert index.root_of(second.node.entry_key).id == first.node.id
+    restored = ReprintIndex.from_bytes(index.to_bytes())
+    assert restored.root_of(second.node.entry_key).id == first.node.id

@@ -368,7 +368,6 @@ class ReprintIndex:
         for old_root in joined.values():  # clusters this article's wording joined move under the earliest root
             if old_root.entry_key != root.entry_key:
                 moved += self._move_cluster(old_root, root, None)
-        moved: list[Reroot] = []
         copies = sorted((m for m in matches if m.earlier.entry_key == key), key=lambda m: order_key(m.later))
         for match in copies:
             old_root = self.root_of(match.later.entry_key)
