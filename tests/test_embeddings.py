@@ -9,7 +9,13 @@ import torch
 from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import beam_test_pipeline
-from transforms.lib.embeddings import MeanPooledEncoder, encode_documents, load_sentence_model, model_threads
+from transforms.lib.embeddings import (
+    MeanPooledEncoder,
+    encode_documents,
+    load_sentence_model,
+    model_threads,
+    token_batches,
+)
 
 SENTENCES = [
     "The central bank raised its main interest rate by half a point on Tuesday.",
@@ -39,6 +45,23 @@ def test_vectors_equal_sentence_transformers(encoder):
     assert got.shape == expected.shape == (len(SENTENCES), 384)
     assert np.allclose(got, expected, atol=1e-5)
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+
+def test_batches_hold_similar_lengths_within_the_token_budget():
+    lengths = [12, 300, 30, 31, 12, 250, 29, 5]
+    batches = token_batches(lengths, batch_size=3, budget=100)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))  # each once
+    assert [[lengths[i] for i in batch] for batch in batches] == [[300], [250], [31, 30, 29], [12, 12, 5]]
+    assert all(len(b) == 1 or len(b) * lengths[b[0]] <= 100 for b in batches)  # longest first, padded to it
+    assert token_batches([], batch_size=8) == []
+
+
+def test_vectors_do_not_depend_on_how_sentences_are_batched(encoder):
+    """The token budget cuts batches of mixed lengths differently from a fixed size: the vectors stay."""
+    sentences = [s for s in SENTENCES for _ in range(5)]
+    one_by_one = encoder.encode(sentences, batch_size=1)
+    assert len(token_batches([300, *[20] * 24], batch_size=64)) > 1  # the budget, not the size, cuts here
+    assert np.allclose(encoder.encode(sentences, batch_size=64), one_by_one, atol=1e-5)
 
 
 def test_packed_int8_vectors_keep_paraphrases_closer_than_unrelated_sentences(encoder):

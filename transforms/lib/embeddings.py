@@ -113,28 +113,48 @@ class MeanPooledEncoder:
         # sentence-transformers' defaults where its config is silent: the tokenizer's own limit, case kept.
         self.max_seq_length = int(config.get("max_seq_length") or min(self._tokenizer.model_max_length, 512))
         self._lower_case = bool(config.get("do_lower_case", False))
+        self.batch_tokens = BATCH_TOKENS
 
     def encode(self, sentences: Sequence[str], batch_size: int = 32, normalize_embeddings: bool = True,
                convert_to_numpy: bool = True, show_progress_bar: bool = False) -> np.ndarray:
         """L2-normalised float32 vectors, one row per sentence (sentence-transformers' ``encode`` signature, for
-        the options this project passes; others are refused rather than ignored)."""
+        the options this project passes; others are refused rather than ignored). A batch holds at most
+        ``batch_size`` sentences and ``batch_tokens`` tokens once padded (``token_batches``)."""
         if not normalize_embeddings or not convert_to_numpy or show_progress_bar:
             raise ValueError("MeanPooledEncoder gives normalised numpy vectors without a progress bar only")
         torch = self._torch
         if self._lower_case:
             sentences = [sentence.lower() for sentence in sentences]
         vectors = np.zeros((len(sentences), DIMENSIONS), dtype=np.float32)
-        order = sorted(range(len(sentences)), key=lambda i: -len(sentences[i]))  # similar lengths pad less
+        if not sentences:
+            return vectors
+        ids = self._tokenizer(list(sentences), truncation=True, max_length=self.max_seq_length)["input_ids"]
         with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                chosen = order[start:start + batch_size]
-                tokens = self._tokenizer([sentences[i] for i in chosen], padding=True, truncation=True,
-                                         max_length=self.max_seq_length, return_tensors="pt")
+            for chosen in token_batches([len(i) for i in ids], batch_size, self.batch_tokens):
+                tokens = self._tokenizer.pad({"input_ids": [ids[i] for i in chosen]}, return_tensors="pt")
                 hidden = self._model(**tokens).last_hidden_state
                 mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
                 vectors[chosen] = torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
         return vectors
+
+
+# Real prose mixes 10-token lines with 300-token ones: a batch padded to its longest sentence wasted most of
+# its work (measured on reprints-dev's 1,360 sentences, 2 cores: 8.0 ms a sentence in batches of 128, 3.7 in
+# batches of 16, 2.4 with this budget; 2.7 at 4,096 tokens, 4.0 at 8,192).
+BATCH_TOKENS = 2048
+
+
+def token_batches(lengths: Sequence[int], batch_size: int, budget: int = BATCH_TOKENS) -> list[list[int]]:
+    """Indices of ``lengths`` in batches, longest first: similar lengths together, each batch at most
+    ``batch_size`` long and at most ``budget`` tokens once padded to its longest (one sentence at least)."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    batches, start = [], 0
+    while start < len(order):
+        size = max(1, min(batch_size, budget // max(1, lengths[order[start]])))
+        batches.append(order[start:start + size])
+        start += size
+    return batches
 
 
 def encode_documents(model: Any, documents: Sequence[Sequence[str]], batch_size: int = 128) -> list[bytes]:
