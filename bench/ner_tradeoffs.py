@@ -13,14 +13,13 @@ the one other model setting measured is the small model with its shared tok2vec,
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from schemas.records import Entity
-from transforms.lib.ner import EXCLUDED_PIPES, MAX_NER_CHARS, MODEL_PACKAGES, load_spacy_model, merge_mentions
+from transforms.lib.ner import MAX_NER_CHARS, load_spacy_model, load_spacy_pipeline, merge_mentions
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "article-extraction-benchmark"
 
@@ -72,7 +71,7 @@ def measure(repeat: int = 2) -> dict:
     for batch in (8, 256):
         seconds, _ = timed(lambda batch=batch: run(nlp, whole, batch), repeat)
         results[f"whole_body_batch_{batch}"] = {"ms_per_article": round(1000 * seconds / len(texts), 1)}
-    shared = _load_with_shared_tok2vec()
+    shared = load_spacy_pipeline(shared_tok2vec=True)
     seconds, variant = timed(lambda: run(shared, whole, 64), repeat)
     results["whole_body_shared_tok2vec"] = {"ms_per_article": round(1000 * seconds / len(texts), 1),
                                             "kept": kept(reference, variant)}
@@ -82,15 +81,6 @@ def measure(repeat: int = 2) -> dict:
         results[f"first_{limit}_chars"] = {"ms_per_article": round(1000 * seconds / len(texts), 1),
                                            "kept": kept(reference, variant)}
     return results
-
-
-def _load_with_shared_tok2vec():
-    for name in MODEL_PACKAGES:
-        try:
-            return importlib.import_module(name).load(exclude=list(EXCLUDED_PIPES))
-        except ImportError:
-            continue
-    raise RuntimeError("no spaCy English model installed")
 
 
 def main() -> None:

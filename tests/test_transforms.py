@@ -6,6 +6,7 @@ import glob
 import json
 
 import apache_beam as beam
+import pytest
 from apache_beam.testing.util import assert_that, equal_to, is_empty
 
 from schemas.records import DedupInfo, FetchedPage
@@ -129,6 +130,11 @@ def test_entity_chars_reads_only_the_first_characters_of_a_body():
             assert not names & {"Olaf Berg", "Madrid"}, names
 
         assert_that(out["records"], check, label="entities")
+
+
+def test_entity_chars_below_one_is_refused_not_clamped():
+    with pytest.raises(ValueError, match="max_chars=0"):
+        SpacyNerModelHandler(max_chars=0)
 
 
 class _AlwaysFails(StageDoFn):

@@ -35,8 +35,10 @@ class SpacyNerModelHandler(ModelHandler[str, list[Entity], Any]):
         super().__init__()
         self._package = package
         # NER's cost grows with the text; a body's first characters hold most of its leading names
-        # (bench/ner_tradeoffs.py measures what a shorter cut keeps).
-        self._max_chars = max(1, min(max_chars, MAX_NER_CHARS))
+        # (bench/ner_tradeoffs.py measures what a shorter cut keeps). No body is read past MAX_NER_CHARS.
+        if max_chars < 1:
+            raise ValueError(f"max_chars={max_chars}: NER needs at least one character of each body")
+        self._max_chars = min(max_chars, MAX_NER_CHARS)
         self._batch_kwargs = {"min_batch_size": min_batch_size, "max_batch_size": max_batch_size}
 
     def load_model(self) -> Any:

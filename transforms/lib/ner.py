@@ -26,10 +26,12 @@ _SPACE_RE = re.compile(r"\s+")
 
 def load_spacy_model(package: str | None = None) -> Any:
     """Load the English spaCy model from an installed package (never downloaded)."""
-    return load_kept("spacy", package, lambda: _load_spacy_model(package))
+    return load_kept("spacy", package, lambda: load_spacy_pipeline(package))
 
 
-def _load_spacy_model(package: str | None) -> Any:
+def load_spacy_pipeline(package: str | None = None, shared_tok2vec: bool = False) -> Any:
+    """A fresh load (not kept for reuse) of the model: NER alone, with the shared tok2vec only where the NER
+    needs it, or kept with ``shared_tok2vec`` (spaCy's default load, measured by bench/ner_tradeoffs.py)."""
     names = (package,) if package else MODEL_PACKAGES
     errors = []
     for name in names:
@@ -38,6 +40,8 @@ def _load_spacy_model(package: str | None) -> Any:
         except ImportError as error:
             errors.append(f"{name}: {error}")
             continue
+        if shared_tok2vec:
+            return module.load(exclude=list(EXCLUDED_PIPES))
         try:
             nlp = module.load(exclude=[*EXCLUDED_PIPES, "tok2vec"])
             nlp("Ana Lopez visited Lisbon.")
