@@ -12,12 +12,11 @@ the one other model setting measured is the small model with its shared tok2vec,
 
 from __future__ import annotations
 
-import argparse
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 
+from bench import timing
+from bench.timing import best_of
 from schemas.records import Entity
 from transforms.lib.ner import MAX_NER_CHARS, load_spacy_model, load_spacy_pipeline, merge_mentions
 
@@ -32,15 +31,6 @@ def bodies() -> list[str]:
 def run(nlp, texts: list[str], batch_size: int) -> list[list[Entity]]:
     return [merge_mentions((e.text, e.label_, e.start_char) for e in doc.ents)
             for doc in nlp.pipe(texts, batch_size=batch_size)]
-
-
-def timed(action: Callable[[], list[list[Entity]]], repeat: int) -> tuple[float, list[list[Entity]]]:
-    best, result = float("inf"), []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = action()
-        best = min(best, time.perf_counter() - started)
-    return best, result
 
 
 def kept(reference: list[list[Entity]], variant: list[list[Entity]]) -> dict[str, float]:
@@ -65,29 +55,23 @@ def measure(repeat: int = 2) -> dict:
     nlp = load_spacy_model()
     run(nlp, texts[:10], 16)  # warm-up
     whole = [t[:MAX_NER_CHARS] for t in texts]
-    reference_s, reference = timed(lambda: run(nlp, whole, 64), repeat)
+    reference_s, reference = best_of(lambda: run(nlp, whole, 64), repeat)
     results = {"articles": len(texts), "median_chars": sorted(len(t) for t in texts)[len(texts) // 2],
                "whole_body_batch_64": {"ms_per_article": round(1000 * reference_s / len(texts), 1)}}
     for batch in (8, 256):
-        seconds, _ = timed(lambda batch=batch: run(nlp, whole, batch), repeat)
+        seconds, _ = best_of(lambda batch=batch: run(nlp, whole, batch), repeat)
         results[f"whole_body_batch_{batch}"] = {"ms_per_article": round(1000 * seconds / len(texts), 1)}
     shared = load_spacy_pipeline(shared_tok2vec=True)
-    seconds, variant = timed(lambda: run(shared, whole, 64), repeat)
+    seconds, variant = best_of(lambda: run(shared, whole, 64), repeat)
     results["whole_body_shared_tok2vec"] = {"ms_per_article": round(1000 * seconds / len(texts), 1),
                                             "kept": kept(reference, variant)}
     for limit in (1000, 2000, 4000):
         cut = [t[:limit] for t in texts]
-        seconds, variant = timed(lambda cut=cut: run(nlp, cut, 64), repeat)
+        seconds, variant = best_of(lambda cut=cut: run(nlp, cut, 64), repeat)
         results[f"first_{limit}_chars"] = {"ms_per_article": round(1000 * seconds / len(texts), 1),
                                            "kept": kept(reference, variant)}
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=2)
-    print(json.dumps(measure(parser.parse_args().repeat), indent=1))
-
-
 if __name__ == "__main__":
-    main()
+    timing.main(__doc__, measure)

@@ -13,16 +13,14 @@ difference between the two int8 vectors (the vectors must not depend on batching
 
 from __future__ import annotations
 
-import argparse
 import json
-import time
-from collections.abc import Callable
 
 import numpy as np
 
-from bench import reprints_dev
+from bench import reprints_dev, timing
 from bench.ner_tradeoffs import CORPUS as EXTRACTION_CORPUS
 from bench.ner_tradeoffs import bodies
+from bench.timing import best_of
 from pipeline.dedup_harness import parse_document
 from transforms.lib import embeddings
 from transforms.lib.embeddings import encode_documents, load_sentence_model
@@ -45,22 +43,13 @@ def reprints_dev_sentences() -> list[list[str]]:
     return [sentences_of(d["text"], n) for n, d in enumerate(reprints_dev.load())]
 
 
-def timed(encode: Callable[[], list[bytes]], repeat: int) -> tuple[float, list[bytes]]:
-    best, vectors = float("inf"), []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        vectors = encode()
-        best = min(best, time.perf_counter() - started)
-    return best, vectors
-
-
 def measure_set(model, documents: list[list[str]], repeat: int) -> dict:
     sentences = sum(map(len, documents))
     encode_documents(model, documents[:8])  # warm up
-    budget_s, budget_vectors = timed(lambda: encode_documents(model, documents, batch_size=FIXED_BATCH), repeat)
+    budget_s, budget_vectors = best_of(lambda: encode_documents(model, documents, batch_size=FIXED_BATCH), repeat)
     model.batch_tokens = 10**9  # no budget: batches of FIXED_BATCH sentences whatever their lengths
     try:
-        fixed_s, fixed_vectors = timed(lambda: encode_documents(model, documents, batch_size=FIXED_BATCH), repeat)
+        fixed_s, fixed_vectors = best_of(lambda: encode_documents(model, documents, batch_size=FIXED_BATCH), repeat)
     finally:
         model.batch_tokens = embeddings.BATCH_TOKENS
     difference = max((int(np.abs(np.frombuffer(a, np.int8).astype(int) - np.frombuffer(b, np.int8)).max())
@@ -84,11 +73,5 @@ def measure(repeat: int = 2) -> dict:
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=2)
-    print(json.dumps(measure(parser.parse_args().repeat), indent=1))
-
-
 if __name__ == "__main__":
-    main()
+    timing.main(__doc__, measure)
