@@ -60,7 +60,9 @@ def test_vectors_do_not_depend_on_how_sentences_are_batched(encoder):
     """The token budget cuts batches of mixed lengths differently from a fixed size: the vectors stay."""
     sentences = [s for s in SENTENCES for _ in range(5)]
     one_by_one = encoder.encode(sentences, batch_size=1)
-    assert len(token_batches([300, *[20] * 24], batch_size=64)) > 1  # the budget, not the size, cuts here
+    lengths = [len(ids) for ids in encoder._tokenizer(sentences, truncation=True,
+                                                      max_length=encoder.max_seq_length)["input_ids"]]
+    assert len(token_batches(lengths, batch_size=64)) > 1  # the budget, not the size, cuts these
     assert np.allclose(encoder.encode(sentences, batch_size=64), one_by_one, atol=1e-5)
 
 
